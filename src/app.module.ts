@@ -1,0 +1,21 @@
+import { type DynamicModule, Module, type ModuleMetadata } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
+import { CoreModule, type CoreOptions } from './common/core.module';
+import { ContactsModule } from './contacts/contacts.module';
+import { EventsModule } from './events/events.module';
+import { HealthModule } from './health/health.module';
+
+/**
+ * Wiring only. ROLE=api serves the admin API; ROLE=worker runs scheduled work;
+ * ROLE=all does both. Every role answers the health endpoints.
+ */
+@Module({})
+export class AppModule {
+  static forRoot(options: CoreOptions): DynamicModule {
+    const role = options.config.role;
+    const imports: NonNullable<ModuleMetadata['imports']> = [CoreModule.forRoot(options), HealthModule];
+    if (role === 'api' || role === 'all') imports.push(ContactsModule, EventsModule);
+    if (role === 'worker' || role === 'all') imports.push(ScheduleModule.forRoot());
+    return { module: AppModule, imports };
+  }
+}

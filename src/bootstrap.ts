@@ -1,0 +1,43 @@
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { Readable } from 'node:stream';
+import { AppModule } from './app.module';
+import type { CoreOptions } from './common/core.module';
+import { DomainErrorFilter } from './common/domain-error.filter';
+import { PinoNestLogger, logger } from './common/logger';
+
+export const STREAMED_CONTENT_TYPES = ['text/csv', 'application/x-ndjson', 'application/ndjson'];
+
+/** Builds the HTTP application (Fastify) around an already opened database. */
+export async function createApp(options: CoreOptions): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({
+    bodyLimit: options.config.http.jsonBodyLimitBytes,
+    trustProxy: true,
+    // Reject deeply nested JSON before it reaches handlers.
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(options), adapter, {
+    logger: new PinoNestLogger(),
+    bufferLogs: false,
+  });
+  const fastify = app.getHttpAdapter().getInstance();
+  // Bulk imports are streamed: the handler gets the raw body stream and bounds it itself.
+  fastify.addContentTypeParser(STREAMED_CONTENT_TYPES, (_request, payload: Readable, done) => done(null, payload));
+  fastify.addHook('onResponse', (request, reply, done) => {
+    logger.info(
+      {
+        method: request.method,
+        route: request.routeOptions.url,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
+      'request',
+    );
+    done();
+  });
+  app.useGlobalFilters(new DomainErrorFilter());
+  await app.init();
+  await fastify.ready();
+  return app;
+}

@@ -1,0 +1,12 @@
+/** Lower-cases and trims an address; the one normal form stored and compared. */
+export function normaliseEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+const emailPattern = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;
+const encodedEmailPattern = /[A-Za-z0-9._%+-]+%40[A-Za-z0-9.-]+\.[A-Za-z]{2,}/gi;
+
+/** Replaces anything that looks like an email address (plain or URL-encoded). */
+export function redactEmails(text: string): string {
+  return text.replace(emailPattern, '[email]').replace(encodedEmailPattern, '[email]');
+}

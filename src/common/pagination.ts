@@ -1,0 +1,27 @@
+import { DomainError, ErrorCode } from '../common/domain-error';
+
+/** Opaque cursors: base64url JSON of the last row's sort key. */
+export function encodeCursor(key: readonly (string | number)[]): string {
+  return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
+}
+
+export function decodeCursor(cursor: string, length: number): (string | number)[] {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (
+      Array.isArray(parsed) &&
+      parsed.length === length &&
+      parsed.every((v) => typeof v === 'string' || typeof v === 'number')
+    ) {
+      return parsed as (string | number)[];
+    }
+  } catch {
+    // fall through to the error below
+  }
+  throw new DomainError(ErrorCode.Invalid, 'Invalid cursor', [{ path: 'cursor', message: 'is not a cursor this API returned' }]);
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}

@@ -1,0 +1,142 @@
+import { z } from 'zod';
+
+/** Durations written like `30d`, `12h`, `15m`, `45s`, parsed to milliseconds. */
+export const durationSchema = z
+  .string()
+  .regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 30d, 12h, 15m or 45s')
+  .transform(parseDurationMs);
+
+export function parseDurationMs(text: string): number {
+  const match = /^(\d+)(ms|s|m|h|d)$/.exec(text);
+  if (!match) throw new Error(`not a duration: ${text}`);
+  const value = Number(match[1]);
+  const unit = match[2] as 'ms' | 's' | 'm' | 'h' | 'd';
+  const factor = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit];
+  return value * factor;
+}
+
+const timeZoneSchema = z.string().refine(isValidTimeZone, 'must be an IANA time zone such as Asia/Tokyo');
+
+export function isValidTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+/**
+ * One tracking key: `kid:secret` (the current signing key comes first) or
+ * `kid:secret:retiredAt` for an old key still accepted during the grace period.
+ */
+export interface TrackingKey {
+  kid: string;
+  secret: string;
+  retiredAt: Date | null;
+}
+
+export function parseTrackingKeys(text: string): TrackingKey[] | string {
+  const keys: TrackingKey[] = [];
+  for (const [index, entry] of text.split(',').entries()) {
+    const parts = entry.trim().split(':');
+    const [kid, secret, retired] = parts;
+    if (parts.length < 2 || parts.length > 3 || !kid || !secret) {
+      return `entry ${index + 1} must be kid:secret or kid:secret:retiredAtISO`;
+    }
+    if (!/^[A-Za-z0-9_-]{1,16}$/.test(kid))
+      return `entry ${index + 1}: key id must be 1-16 characters of A-Z a-z 0-9 _ -`;
+    if (secret.length < 32) return `entry ${index + 1} (${kid}): secret must be at least 32 characters`;
+    let retiredAt: Date | null = null;
+    if (retired !== undefined) {
+      retiredAt = new Date(retired);
+      if (Number.isNaN(retiredAt.getTime())) return `entry ${index + 1} (${kid}): retiredAt is not an ISO date`;
+    }
+    keys.push({ kid, secret, retiredAt });
+  }
+  if (keys.length === 0) return 'at least one key is required';
+  if (keys[0]?.retiredAt) return 'the first key signs new tokens and cannot be retired';
+  if (new Set(keys.map((k) => k.kid)).size !== keys.length) return 'key ids must be unique';
+  return keys;
+}
+
+/** Raw environment: every setting Tend reads, documented in .env.example. */
+export const envSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    ROLE: z.enum(['all', 'api', 'worker']).default('all'),
+    PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+    HOST: z.string().default('127.0.0.1'),
+    PUBLIC_BASE_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
+    DATABASE_URL: optionalString.pipe(
+      z
+        .string()
+        .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
+        .optional(),
+    ),
+    DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+    DATA_DIR: z.string().default('./data'),
+    TRACKING_SECRET: optionalString,
+    TRACKING_KEY_GRACE_PERIOD: durationSchema.default(parseDurationMs('30d')),
+    ADMIN_API_KEY: optionalString,
+    MAIL_TRANSPORT: z.enum(['outbox', 'smtp', 'sendgrid']).default('outbox'),
+    MAIL_FROM: optionalString,
+    OUTBOX_DIR: z.string().default('./outbox'),
+    SMTP_URL: optionalString,
+    SENDGRID_API_KEY: optionalString,
+    DEFAULT_TIMEZONE: timeZoneSchema.default('Asia/Tokyo'),
+    DEFAULT_LOCALE: z.enum(['ja', 'en']).default('ja'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    LOG_PRETTY: z.stringbool().default(false),
+    IMPORT_MAX_ROWS: z.coerce.number().int().min(1).max(1_000_000).default(100_000),
+    IMPORT_MAX_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(200 * 1024 * 1024),
+    JSON_BODY_LIMIT_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(2 * 1024 * 1024),
+  })
+  .superRefine((env, ctx) => {
+    const production = env.DATABASE_URL !== undefined || env.NODE_ENV === 'production';
+    const need = (key: keyof typeof env, why: string) => {
+      if (env[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: `is required ${why}` });
+    };
+    if (production) {
+      need(
+        'TRACKING_SECRET',
+        'when DATABASE_URL is set (production); generate one per key with `openssl rand -base64 48`',
+      );
+      need('ADMIN_API_KEY', 'when DATABASE_URL is set (production)');
+      need('PUBLIC_BASE_URL', 'when DATABASE_URL is set (production)');
+      need('MAIL_FROM', 'when DATABASE_URL is set (production)');
+    }
+    if (env.MAIL_TRANSPORT === 'smtp') need('SMTP_URL', 'when MAIL_TRANSPORT=smtp');
+    if (env.MAIL_TRANSPORT === 'sendgrid') need('SENDGRID_API_KEY', 'when MAIL_TRANSPORT=sendgrid');
+    if (env.TRACKING_SECRET !== undefined) {
+      const parsed = parseTrackingKeys(env.TRACKING_SECRET);
+      if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', path: ['TRACKING_SECRET'], message: parsed });
+    }
+    if (env.ADMIN_API_KEY !== undefined) {
+      for (const key of env.ADMIN_API_KEY.split(',').map((k) => k.trim())) {
+        if (key.startsWith('sha256:') ? !/^sha256:[0-9a-f]{64}$/.test(key) : key.length < 24) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['ADMIN_API_KEY'],
+            message: 'each key must be at least 24 characters, or sha256:<64 hex digits> of one',
+          });
+          break;
+        }
+      }
+    }
+  });
+
+export type RawEnv = z.infer<typeof envSchema>;

@@ -1,0 +1,106 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { z } from 'zod';
+import type { AppConfig } from './app-config';
+import { envSchema, parseTrackingKeys } from './config.schema';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(
+      `Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  - ${problems.join('\n  - ')}`,
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+export function formatIssues(issues: z.core.$ZodIssue[]): string[] {
+  return issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`);
+}
+
+interface GeneratedSecrets {
+  trackingSecret: string;
+  adminApiKey: string;
+}
+
+/**
+ * The embedded trial needs no settings: secrets it needs are generated once and
+ * kept (mode 0600) in the data directory so tokens and keys survive restarts.
+ */
+export function loadOrCreateEmbeddedSecrets(dataDir: string): GeneratedSecrets & { file: string; created: boolean } {
+  const file = join(dataDir, 'secrets.json');
+  if (existsSync(file)) {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<GeneratedSecrets>;
+    if (typeof parsed.trackingSecret === 'string' && typeof parsed.adminApiKey === 'string') {
+      return { trackingSecret: parsed.trackingSecret, adminApiKey: parsed.adminApiKey, file, created: false };
+    }
+    throw new ConfigError([`${file}: is not a valid secrets file; move it away to generate new secrets`]);
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const secrets: GeneratedSecrets = {
+    trackingSecret: `k1:${randomBytes(36).toString('base64url')}`,
+    adminApiKey: `tend_${randomBytes(24).toString('base64url')}`,
+  };
+  writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+  return { ...secrets, file, created: true };
+}
+
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+export interface LoadedConfig {
+  config: AppConfig;
+  /** Set when the embedded secrets file was written by this boot. */
+  generatedSecretsFile: string | undefined;
+}
+
+/** Validates every setting at once; throws ConfigError listing all problems. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const result = envSchema.safeParse(env);
+  if (!result.success) throw new ConfigError(formatIssues(result.error.issues));
+  const raw = result.data;
+  const dataDir = resolve(raw.DATA_DIR);
+  let trackingSecret = raw.TRACKING_SECRET;
+  let adminApiKey = raw.ADMIN_API_KEY;
+  let generatedSecretsFile: string | undefined;
+  if (trackingSecret === undefined || adminApiKey === undefined) {
+    const secrets = loadOrCreateEmbeddedSecrets(dataDir);
+    trackingSecret ??= secrets.trackingSecret;
+    adminApiKey ??= secrets.adminApiKey;
+    if (secrets.created) generatedSecretsFile = secrets.file;
+  }
+  const keys = parseTrackingKeys(trackingSecret);
+  if (typeof keys === 'string') throw new ConfigError([`TRACKING_SECRET: ${keys}`]);
+  const config: AppConfig = {
+    env: raw.NODE_ENV,
+    role: raw.ROLE,
+    http: {
+      port: raw.PORT,
+      host: raw.HOST,
+      publicBaseUrl: (raw.PUBLIC_BASE_URL ?? `http://localhost:${raw.PORT}`).replace(/\/+$/, ''),
+      jsonBodyLimitBytes: raw.JSON_BODY_LIMIT_BYTES,
+    },
+    database:
+      raw.DATABASE_URL === undefined
+        ? { kind: 'embedded', dataDir }
+        : { kind: 'postgres', url: raw.DATABASE_URL, poolSize: raw.DATABASE_POOL_SIZE },
+    dataDir,
+    tracking: { keys, gracePeriodMs: raw.TRACKING_KEY_GRACE_PERIOD },
+    adminApiKeyHashes: adminApiKey
+      .split(',')
+      .map((k) => k.trim())
+      .map((k) => (k.startsWith('sha256:') ? k.slice('sha256:'.length) : hashApiKey(k))),
+    mail: {
+      transport: raw.MAIL_TRANSPORT,
+      from: raw.MAIL_FROM ?? 'Tend <no-reply@localhost>',
+      outboxDir: resolve(raw.OUTBOX_DIR),
+      smtpUrl: raw.SMTP_URL,
+      sendgridApiKey: raw.SENDGRID_API_KEY,
+    },
+    defaults: { timeZone: raw.DEFAULT_TIMEZONE, locale: raw.DEFAULT_LOCALE },
+    log: { level: raw.LOG_LEVEL, pretty: raw.LOG_PRETTY },
+    import: { maxRows: raw.IMPORT_MAX_ROWS, maxBytes: raw.IMPORT_MAX_BYTES },
+  };
+  return { config, generatedSecretsFile };
+}

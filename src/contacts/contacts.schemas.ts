@@ -1,0 +1,115 @@
+import { z } from 'zod';
+import { isValidTimeZone } from '../config/config.schema';
+import { ACCOUNT_STATUSES } from './account.entity';
+import { CONTACT_ROLES, CONTACT_STATUSES } from './contact.entity';
+
+export const externalIdSchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(200, 'must be at most 200 characters')
+  .regex(/^[^\s/?#]+$/, 'must not contain spaces, /, ? or #');
+
+const localeSchema = z.enum(['ja', 'en']);
+const timeZoneSchema = z.string().refine(isValidTimeZone, 'must be an IANA time zone such as Asia/Tokyo');
+const dateSchema = z.iso.date('must be a date written YYYY-MM-DD');
+const attributeValueSchema = z.union([z.string().max(2000), z.number(), z.boolean(), z.null()]);
+export const attributesSchema = z
+  .record(
+    z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'attribute names are lower_snake_case, up to 64 characters'),
+    attributeValueSchema,
+  )
+  .refine((r) => Object.keys(r).length <= 100, 'at most 100 attributes');
+const emailSchema = z.string().trim().pipe(z.email('must be an email address').max(320));
+
+export const csmInputSchema = z.strictObject({
+  externalId: externalIdSchema,
+  name: z.string().min(1).max(200),
+  email: emailSchema,
+  locale: localeSchema.optional(),
+  notificationWebhookUrl: z
+    .url({ protocol: /^https$/ })
+    .max(2000)
+    .nullable()
+    .optional(),
+});
+export type CsmInput = z.infer<typeof csmInputSchema>;
+
+const accountFieldsSchema = z.strictObject({
+  externalId: externalIdSchema,
+  name: z.string().min(1).max(200),
+  plan: z.string().max(100).nullable().optional(),
+  arrAmount: z.number().nonnegative().max(999_999_999_999).nullable().optional(),
+  arrCurrency: z
+    .string()
+    .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as JPY')
+    .nullable()
+    .optional(),
+  ownerCsmExternalId: externalIdSchema.nullable().optional(),
+  contractStartDate: dateSchema.nullable().optional(),
+  renewalDate: dateSchema.nullable().optional(),
+  timeZone: timeZoneSchema.nullable().optional(),
+  locale: localeSchema.nullable().optional(),
+  status: z.enum(ACCOUNT_STATUSES).optional(),
+  attributes: attributesSchema.optional(),
+});
+
+export const accountInputSchema = accountFieldsSchema.superRefine((a, ctx) => {
+  if (a.arrAmount != null && a.arrCurrency == null) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['arrCurrency'],
+      message: 'is required when arrAmount is set',
+    });
+  }
+  if (a.contractStartDate && a.renewalDate && a.renewalDate < a.contractStartDate) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['renewalDate'],
+      message: 'must not be before contractStartDate',
+    });
+  }
+});
+export type AccountInput = z.infer<typeof accountInputSchema>;
+
+export const consentSchema = z.discriminatedUnion('basis', [
+  z.strictObject({
+    basis: z.literal('opt_in'),
+    at: z.iso.datetime({
+      offset: true,
+      message: 'must be an ISO 8601 time with offset',
+    }),
+    method: z.string().min(1).max(100),
+    source: z.string().min(1).max(500),
+  }),
+  z.strictObject({
+    basis: z.literal('existing_relationship'),
+    at: z.iso.datetime({ offset: true }).optional(),
+    method: z.string().max(100).optional(),
+    source: z.string().max(500).optional(),
+  }),
+]);
+export type ConsentInput = z.infer<typeof consentSchema>;
+
+export const contactInputSchema = z.strictObject({
+  externalId: externalIdSchema,
+  accountExternalId: externalIdSchema,
+  email: emailSchema,
+  name: z.string().max(200).nullable().optional(),
+  roles: z.array(z.enum(CONTACT_ROLES)).max(CONTACT_ROLES.length).optional(),
+  locale: localeSchema.nullable().optional(),
+  timeZone: timeZoneSchema.nullable().optional(),
+  status: z.enum(CONTACT_STATUSES).optional(),
+  consent: consentSchema.nullable().optional(),
+  attributes: attributesSchema.optional(),
+});
+export type ContactInput = z.infer<typeof contactInputSchema>;
+
+/** PATCH bodies: every field optional, the external id comes from the URL. */
+export const csmPatchSchema = csmInputSchema.omit({ externalId: true }).partial();
+export const accountPatchSchema = accountFieldsSchema.omit({ externalId: true }).partial();
+export const contactPatchSchema = contactInputSchema.omit({ externalId: true }).partial();
+
+export const listQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  cursor: z.string().max(200).optional(),
+});

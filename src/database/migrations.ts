@@ -1,0 +1,4 @@
+import { Initial1764000000000 } from '../../migrations/1764000000000-initial';
+
+/** Every migration, in order. `npm run migrate` and boot run the pending ones. */
+export const migrations = [Initial1764000000000];

@@ -1,0 +1,57 @@
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { type Database, openDatabase, runMigrations } from '../../src/database/data-source.factory';
+
+export interface TestDatabase extends Database {
+  /** Connection URL of this test's own database on a real server; undefined on the embedded engine. */
+  url: string | undefined;
+}
+
+/** The engine the suite runs on: the real server when TEST_DATABASE_URL is set, else embedded PGlite. */
+export function testEngine(): 'postgres' | 'embedded' {
+  return process.env.TEST_DATABASE_URL ? 'postgres' : 'embedded';
+}
+
+function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+/**
+ * A fresh, migrated database for one test file: its own database on the real
+ * server (created here, dropped on close), or an in-memory embedded engine.
+ */
+export async function createTestDatabase(options: { poolSize?: number } = {}): Promise<TestDatabase> {
+  const serverUrl = process.env.TEST_DATABASE_URL;
+  if (!serverUrl) {
+    const db = await openDatabase({ kind: 'memory' });
+    await runMigrations(db.dataSource);
+    return { ...db, url: undefined };
+  }
+  const name = `tend_test_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
+  const admin = new Client({ connectionString: serverUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = withDatabase(serverUrl, name);
+  const db = await openDatabase({ kind: 'postgres', url, poolSize: options.poolSize ?? 5 });
+  await runMigrations(db.dataSource);
+  return {
+    ...db,
+    url,
+    close: async () => {
+      await db.close();
+      const dropper = new Client({ connectionString: serverUrl });
+      await dropper.connect();
+      try {
+        await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await dropper.end();
+      }
+    },
+  };
+}
