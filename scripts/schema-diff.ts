@@ -6,7 +6,7 @@ async function main(): Promise<void> {
   const url = process.env.DATABASE_URL;
   const db = await openDatabase(url ? { kind: 'postgres', url, poolSize: 2 } : { kind: 'memory' });
   try {
-    await runMigrations(db.dataSource);
+    await runMigrations(db);
     const sql = await db.dataSource.driver.createSchemaBuilder().log();
     for (const q of sql.upQueries) console.log(`${q.query};`);
     console.error(`-- ${sql.upQueries.length} statement(s); down:`);

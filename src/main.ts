@@ -20,7 +20,7 @@ async function main(): Promise<void> {
       ? { kind: 'embedded', dataDir: config.database.dataDir }
       : { kind: 'postgres', url: config.database.url, poolSize: config.database.poolSize },
   );
-  const applied = await runMigrations(database.dataSource);
+  const applied = await runMigrations(database);
   logger.info({ engine: database.engine, applied }, 'database ready');
   const app = await createApp({ config, database, clock: new SystemClock() });
   let closing = false;

@@ -17,7 +17,11 @@ describe('admin API: CSMs, accounts and contacts', () => {
   });
 
   it('creates, reads and updates a CSM, an account and a contact', async () => {
-    const csm = await t.api('POST', '/api/csms', { externalId: 'csm-1', name: '佐藤 花子', email: 'Hanako@Example.jp' });
+    const csm = await t.api('POST', '/api/csms', {
+      externalId: 'csm-1',
+      name: '佐藤 花子',
+      email: 'Hanako@Example.jp',
+    });
     expect(csm.status).toBe(201);
     expect(csm.json()).toMatchObject({ externalId: 'csm-1', email: 'hanako@example.jp', locale: 'ja' });
 
@@ -33,21 +37,40 @@ describe('admin API: CSMs, accounts and contacts', () => {
       attributes: { industry: 'manufacturing', seats: 40 },
     });
     expect(account.status).toBe(201);
-    expect(account.json()).toMatchObject({ externalId: 'acme', arrAmount: 1200000, ownerCsmExternalId: 'csm-1', status: 'active' });
+    expect(account.json()).toMatchObject({
+      externalId: 'acme',
+      arrAmount: 1200000,
+      ownerCsmExternalId: 'csm-1',
+      status: 'active',
+    });
 
     const contact = await t.api('POST', '/api/contacts', {
       externalId: 'c-1',
       accountExternalId: 'acme',
       email: ' Taro@Acme.co.jp ',
       roles: ['admin', 'champion'],
-      consent: { basis: 'opt_in', at: '2026-04-01T10:00:00+09:00', method: 'web_form', source: 'https://acme.example/signup' },
+      consent: {
+        basis: 'opt_in',
+        at: '2026-04-01T10:00:00+09:00',
+        method: 'web_form',
+        source: 'https://acme.example/signup',
+      },
     });
     expect(contact.status).toBe(201);
-    expect(contact.json()).toMatchObject({ email: 'taro@acme.co.jp', roles: ['admin', 'champion'], consent: { basis: 'opt_in' } });
+    expect(contact.json()).toMatchObject({
+      email: 'taro@acme.co.jp',
+      roles: ['admin', 'champion'],
+      consent: { basis: 'opt_in' },
+    });
 
     const patched = await t.api('PATCH', '/api/contacts/c-1', { status: 'left', name: '山田 太郎' });
     expect(patched.status).toBe(200);
-    expect(patched.json()).toMatchObject({ status: 'left', name: '山田 太郎', email: 'taro@acme.co.jp', accountExternalId: 'acme' });
+    expect(patched.json()).toMatchObject({
+      status: 'left',
+      name: '山田 太郎',
+      email: 'taro@acme.co.jp',
+      accountExternalId: 'acme',
+    });
 
     const read = await t.api('GET', '/api/accounts/acme');
     expect(read.json()).toMatchObject({ name: 'Acme 株式会社', attributes: { industry: 'manufacturing', seats: 40 } });
@@ -64,15 +87,25 @@ describe('admin API: CSMs, accounts and contacts', () => {
     });
     expect(response.status).toBe(400);
     const paths = (response.json() as { issues: { path: string }[] }).issues.map((i) => i.path).sort();
-    expect(paths).toEqual(expect.arrayContaining(['email', 'roles.1', 'consent.at', 'consent.method', 'consent.source']));
+    expect(paths).toEqual(
+      expect.arrayContaining(['email', 'roles.1', 'consent.at', 'consent.method', 'consent.source']),
+    );
     expect(JSON.stringify(response.json())).toContain('favouriteColour');
   });
 
   it('reports unknown references and conflicts without writing', async () => {
-    const unknownAccount = await t.api('POST', '/api/contacts', { externalId: 'c-3', accountExternalId: 'nope', email: 'x@y.jp' });
+    const unknownAccount = await t.api('POST', '/api/contacts', {
+      externalId: 'c-3',
+      accountExternalId: 'nope',
+      email: 'x@y.jp',
+    });
     expect(unknownAccount.status).toBe(400);
     expect(unknownAccount.json()).toMatchObject({ issues: [{ path: 'accountExternalId' }] });
-    const duplicate = await t.api('POST', '/api/contacts', { externalId: 'c-4', accountExternalId: 'acme', email: 'TARO@acme.co.jp' });
+    const duplicate = await t.api('POST', '/api/contacts', {
+      externalId: 'c-4',
+      accountExternalId: 'acme',
+      email: 'TARO@acme.co.jp',
+    });
     expect(duplicate.status).toBe(409);
     expect(duplicate.json()).toMatchObject({ issues: [{ path: 'email' }] });
     expect((await t.api('GET', '/api/contacts/c-4')).status).toBe(404);
@@ -82,15 +115,23 @@ describe('admin API: CSMs, accounts and contacts', () => {
 
   it('lists with a cursor', async () => {
     for (const id of ['b', 'c', 'd']) await t.api('POST', '/api/accounts', { externalId: id, name: id });
-    const first = (await t.api('GET', '/api/accounts?limit=2')).json() as { items: { externalId: string }[]; nextCursor: string };
+    const first = (await t.api('GET', '/api/accounts?limit=2')).json() as {
+      items: { externalId: string }[];
+      nextCursor: string;
+    };
     expect(first.items.map((a) => a.externalId)).toEqual(['acme', 'b']);
-    const second = (await t.api('GET', `/api/accounts?limit=2&cursor=${first.nextCursor}`)).json() as { items: { externalId: string }[] };
+    const second = (await t.api('GET', `/api/accounts?limit=2&cursor=${first.nextCursor}`)).json() as {
+      items: { externalId: string }[];
+    };
     expect(second.items.map((a) => a.externalId)).toEqual(['c', 'd']);
     expect((await t.api('GET', '/api/accounts?cursor=garbage')).status).toBe(400);
   });
 
   it('serves liveness and readiness', async () => {
     expect((await t.app.inject({ method: 'GET', url: '/health/live' })).json()).toEqual({ status: 'ok' });
-    expect((await t.app.inject({ method: 'GET', url: '/health/ready' })).json()).toEqual({ status: 'ok', database: 'ok' });
+    expect((await t.app.inject({ method: 'GET', url: '/health/ready' })).json()).toEqual({
+      status: 'ok',
+      database: 'ok',
+    });
   });
 });

@@ -24,8 +24,11 @@ function scrub(value: unknown, depth = 0): unknown {
 }
 
 /** JSON logs; email addresses are replaced and secret fields censored before writing. */
-export function createLogger(options: { level?: string; pretty?: boolean } = {}): Logger {
-  return pino({
+export function createLogger(
+  options: { level?: string; pretty?: boolean } = {},
+  destination?: pino.DestinationStream,
+): Logger {
+  const settings: pino.LoggerOptions = {
     level: options.level ?? 'info',
     redact: { paths: secretPaths, censor: '[redacted]' },
     formatters: { log: (object) => scrub(object) as Record<string, unknown> },
@@ -34,8 +37,9 @@ export function createLogger(options: { level?: string; pretty?: boolean } = {})
         method.apply(this, args.map((a) => (typeof a === 'string' ? redactEmails(a) : a)) as Parameters<typeof method>);
       },
     },
-    ...(options.pretty ? { transport: { target: 'pino-pretty' } } : {}),
-  });
+    ...(options.pretty && !destination ? { transport: { target: 'pino-pretty' } } : {}),
+  };
+  return destination ? pino(settings, destination) : pino(settings);
 }
 
 /** Process-wide logger; `configureLogger` replaces it once config is loaded. */

@@ -13,12 +13,14 @@ export function decodeCursor(cursor: string, length: number): (string | number)[
       parsed.length === length &&
       parsed.every((v) => typeof v === 'string' || typeof v === 'number')
     ) {
-      return parsed as (string | number)[];
+      return parsed;
     }
   } catch {
     // fall through to the error below
   }
-  throw new DomainError(ErrorCode.Invalid, 'Invalid cursor', [{ path: 'cursor', message: 'is not a cursor this API returned' }]);
+  throw new DomainError(ErrorCode.Invalid, 'Invalid cursor', [
+    { path: 'cursor', message: 'is not a cursor this API returned' },
+  ]);
 }
 
 export interface Page<T> {

@@ -33,7 +33,7 @@ const optionalString = z
 
 /**
  * One tracking key: `kid:secret` (the current signing key comes first) or
- * `kid:secret:retiredAt` for an old key still accepted during the grace period.
+ * `kid:secret@retiredAtISO` for an old key still accepted during the grace period.
  */
 export interface TrackingKey {
   kid: string;
@@ -43,12 +43,14 @@ export interface TrackingKey {
 
 export function parseTrackingKeys(text: string): TrackingKey[] | string {
   const keys: TrackingKey[] = [];
-  for (const [index, entry] of text.split(',').entries()) {
-    const parts = entry.trim().split(':');
-    const [kid, secret, retired] = parts;
-    if (parts.length < 2 || parts.length > 3 || !kid || !secret) {
-      return `entry ${index + 1} must be kid:secret or kid:secret:retiredAtISO`;
-    }
+  for (const [index, raw] of text.split(',').entries()) {
+    const entry = raw.trim();
+    const colon = entry.indexOf(':');
+    const at = entry.lastIndexOf('@');
+    const kid = colon > 0 ? entry.slice(0, colon) : '';
+    const secret = colon > 0 ? entry.slice(colon + 1, at > colon ? at : undefined) : '';
+    const retired = at > colon ? entry.slice(at + 1) : undefined;
+    if (!kid || !secret) return `entry ${index + 1} must be kid:secret or kid:secret@retiredAtISO`;
     if (!/^[A-Za-z0-9_-]{1,16}$/.test(kid))
       return `entry ${index + 1}: key id must be 1-16 characters of A-Z a-z 0-9 _ -`;
     if (secret.length < 32) return `entry ${index + 1} (${kid}): secret must be at least 32 characters`;
@@ -105,38 +107,42 @@ export const envSchema = z
       .min(1024)
       .default(2 * 1024 * 1024),
   })
-  .superRefine((env, ctx) => {
-    const production = env.DATABASE_URL !== undefined || env.NODE_ENV === 'production';
-    const need = (key: keyof typeof env, why: string) => {
-      if (env[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: `is required ${why}` });
-    };
-    if (production) {
-      need(
-        'TRACKING_SECRET',
-        'when DATABASE_URL is set (production); generate one per key with `openssl rand -base64 48`',
-      );
-      need('ADMIN_API_KEY', 'when DATABASE_URL is set (production)');
-      need('PUBLIC_BASE_URL', 'when DATABASE_URL is set (production)');
-      need('MAIL_FROM', 'when DATABASE_URL is set (production)');
-    }
-    if (env.MAIL_TRANSPORT === 'smtp') need('SMTP_URL', 'when MAIL_TRANSPORT=smtp');
-    if (env.MAIL_TRANSPORT === 'sendgrid') need('SENDGRID_API_KEY', 'when MAIL_TRANSPORT=sendgrid');
-    if (env.TRACKING_SECRET !== undefined) {
-      const parsed = parseTrackingKeys(env.TRACKING_SECRET);
-      if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', path: ['TRACKING_SECRET'], message: parsed });
-    }
-    if (env.ADMIN_API_KEY !== undefined) {
-      for (const key of env.ADMIN_API_KEY.split(',').map((k) => k.trim())) {
-        if (key.startsWith('sha256:') ? !/^sha256:[0-9a-f]{64}$/.test(key) : key.length < 24) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['ADMIN_API_KEY'],
-            message: 'each key must be at least 24 characters, or sha256:<64 hex digits> of one',
-          });
-          break;
+  .superRefine(
+    (env, ctx) => {
+      const production = env.DATABASE_URL !== undefined || env.NODE_ENV === 'production';
+      const need = (key: keyof typeof env, why: string) => {
+        if (env[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: `is required ${why}` });
+      };
+      if (production) {
+        need(
+          'TRACKING_SECRET',
+          'when DATABASE_URL is set (production); generate one per key with `openssl rand -base64 48`',
+        );
+        need('ADMIN_API_KEY', 'when DATABASE_URL is set (production)');
+        need('PUBLIC_BASE_URL', 'when DATABASE_URL is set (production)');
+        need('MAIL_FROM', 'when DATABASE_URL is set (production)');
+      }
+      if (env.MAIL_TRANSPORT === 'smtp') need('SMTP_URL', 'when MAIL_TRANSPORT=smtp');
+      if (env.MAIL_TRANSPORT === 'sendgrid') need('SENDGRID_API_KEY', 'when MAIL_TRANSPORT=sendgrid');
+      if (env.TRACKING_SECRET !== undefined) {
+        const parsed = parseTrackingKeys(env.TRACKING_SECRET);
+        if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', path: ['TRACKING_SECRET'], message: parsed });
+      }
+      if (env.ADMIN_API_KEY !== undefined) {
+        for (const key of env.ADMIN_API_KEY.split(',').map((k) => k.trim())) {
+          if (key.startsWith('sha256:') ? !/^sha256:[0-9a-f]{64}$/.test(key) : key.length < 24) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['ADMIN_API_KEY'],
+              message: 'each key must be at least 24 characters, or sha256:<64 hex digits> of one',
+            });
+            break;
+          }
         }
       }
-    }
-  });
+    },
+    // Run even when single fields failed, so one boot error lists every problem.
+    { when: () => true },
+  );
 
 export type RawEnv = z.infer<typeof envSchema>;

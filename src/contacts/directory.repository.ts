@@ -43,13 +43,19 @@ export class DirectoryRepository {
     return new Map(rows.map((r) => [r.id, r.externalId]));
   }
 
-  async accountExternalIds(ids: string[], manager: EntityManager = this.dataSource.manager): Promise<Map<string, string>> {
+  async accountExternalIds(
+    ids: string[],
+    manager: EntityManager = this.dataSource.manager,
+  ): Promise<Map<string, string>> {
     if (ids.length === 0) return new Map();
     const rows = await manager.find(AccountEntity, { select: { id: true, externalId: true }, where: { id: In(ids) } });
     return new Map(rows.map((r) => [r.id, r.externalId]));
   }
 
-  save<E extends CsmEntity | AccountEntity | ContactEntity>(entity: E, manager: EntityManager = this.dataSource.manager): Promise<E> {
+  save<E extends CsmEntity | AccountEntity | ContactEntity>(
+    entity: E,
+    manager: EntityManager = this.dataSource.manager,
+  ): Promise<E> {
     return manager.save(entity);
   }
 

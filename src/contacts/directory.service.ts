@@ -14,7 +14,14 @@ import {
   type CsmInput,
   csmInputSchema,
 } from './contacts.schemas';
-import { toAccountView, toContactView, toCsmView, type AccountView, type ContactView, type CsmView } from './contacts.views';
+import {
+  toAccountView,
+  toContactView,
+  toCsmView,
+  type AccountView,
+  type ContactView,
+  type CsmView,
+} from './contacts.views';
 import { CsmEntity } from './csm.entity';
 import { DirectoryRepository } from './directory.repository';
 
@@ -267,7 +274,9 @@ function alreadyExists(what: string, externalId: string): DomainError {
 }
 
 function unknownReference(path: string, what: string, externalId: string): DomainError {
-  return new DomainError(ErrorCode.Invalid, `Unknown ${what}`, [{ path, message: `no ${what} with external id ${externalId}` }]);
+  return new DomainError(ErrorCode.Invalid, `Unknown ${what}`, [
+    { path, message: `no ${what} with external id ${externalId}` },
+  ]);
 }
 
 /** Concurrent writers can still meet a unique constraint: report it as a conflict naming the field. */
@@ -275,7 +284,9 @@ function rethrowUnique(error: unknown): never {
   const pg = error as { driverError?: { code?: string; constraint?: string } };
   if (pg.driverError?.code === '23505') {
     const field = pg.driverError.constraint?.endsWith('_email') ? 'email' : 'externalId';
-    throw new DomainError(ErrorCode.Conflict, 'Conflicts with an existing record', [{ path: field, message: 'already exists' }]);
+    throw new DomainError(ErrorCode.Conflict, 'Conflicts with an existing record', [
+      { path: field, message: 'already exists' },
+    ]);
   }
   throw error;
 }

@@ -82,8 +82,29 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
   }
 }
 
-/** Runs pending migrations in one transaction each; returns their names. */
-export async function runMigrations(dataSource: DataSource): Promise<string[]> {
-  const applied = await dataSource.runMigrations({ transaction: 'each' });
-  return applied.map((m) => m.name);
+/** Arbitrary constant: the advisory lock instances take while migrating one server database. */
+const MIGRATION_LOCK_KEY = 7_346_201_118;
+
+/**
+ * Runs pending migrations, one transaction each; returns their names. On a
+ * server several instances may start at once: they queue on an advisory lock
+ * so exactly one applies each migration and the others find nothing to do.
+ */
+export async function runMigrations(database: Database): Promise<string[]> {
+  const { dataSource } = database;
+  if (database.engine === 'embedded') {
+    return (await dataSource.runMigrations({ transaction: 'each' })).map((m) => m.name);
+  }
+  const runner = dataSource.createQueryRunner();
+  await runner.connect();
+  try {
+    await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    try {
+      return (await dataSource.runMigrations({ transaction: 'each' })).map((m) => m.name);
+    } finally {
+      await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+    }
+  } finally {
+    await runner.release();
+  }
 }

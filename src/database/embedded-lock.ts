@@ -29,6 +29,8 @@ function isAlive(pid: number): boolean {
  * exclusively, holding the owner's pid). A lock left by a dead process is taken over.
  */
 export class DataDirLock {
+  /** Lock files this process holds, so a second opener in the same process is refused too. */
+  private static readonly held = new Set<string>();
   private released = false;
 
   private constructor(private readonly file: string) {}
@@ -41,11 +43,13 @@ export class DataDirLock {
         const fd = openSync(file, 'wx', 0o600);
         writeSync(fd, String(process.pid));
         closeSync(fd);
+        DataDirLock.held.add(file);
         return new DataDirLock(file);
       } catch (error: unknown) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
         const holder = Number(readFileSync(file, 'utf8').trim());
-        if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
+        const ours = holder === process.pid && DataDirLock.held.has(file);
+        if (ours || (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder))) {
           throw new DataDirLockedError(dataDir, holder);
         }
         // Stale lock from a crashed process (or unreadable): remove it and retry once.
@@ -58,6 +62,7 @@ export class DataDirLock {
   release(): void {
     if (this.released) return;
     this.released = true;
+    DataDirLock.held.delete(this.file);
     if (existsSync(this.file) && readFileSync(this.file, 'utf8').trim() === String(process.pid)) unlinkSync(this.file);
   }
 }

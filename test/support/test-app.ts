@@ -18,7 +18,12 @@ export interface TestApp {
   clock: ManualClock;
   tmpDir: string;
   /** Sends a request with the admin API key. */
-  api(method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE', url: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; json: () => unknown; body: string; headers: Record<string, unknown> }>;
+  api(
+    method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE',
+    url: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; json: () => unknown; body: string; headers: Record<string, unknown> }>;
   close(): Promise<void>;
 }
 
@@ -60,7 +65,12 @@ export async function createTestApp(overrides: NodeJS.ProcessEnv = {}): Promise<
         },
         ...(body === undefined ? {} : { payload: isString ? body : JSON.stringify(body) }),
       });
-      return { status: response.statusCode, json: () => response.json(), body: response.body, headers: response.headers };
+      return {
+        status: response.statusCode,
+        json: () => response.json(),
+        body: response.body,
+        headers: response.headers,
+      };
     },
     async close() {
       await app.close();

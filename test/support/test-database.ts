@@ -22,11 +22,14 @@ function withDatabase(url: string, database: string): string {
  * A fresh, migrated database for one test file: its own database on the real
  * server (created here, dropped on close), or an in-memory embedded engine.
  */
-export async function createTestDatabase(options: { poolSize?: number } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(
+  options: { poolSize?: number; migrate?: boolean } = {},
+): Promise<TestDatabase> {
+  const migrate = options.migrate ?? true;
   const serverUrl = process.env.TEST_DATABASE_URL;
   if (!serverUrl) {
     const db = await openDatabase({ kind: 'memory' });
-    await runMigrations(db.dataSource);
+    if (migrate) await runMigrations(db);
     return { ...db, url: undefined };
   }
   const name = `tend_test_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
@@ -39,7 +42,7 @@ export async function createTestDatabase(options: { poolSize?: number } = {}): P
   }
   const url = withDatabase(serverUrl, name);
   const db = await openDatabase({ kind: 'postgres', url, poolSize: options.poolSize ?? 5 });
-  await runMigrations(db.dataSource);
+  if (migrate) await runMigrations(db);
   return {
     ...db,
     url,

@@ -1,0 +1,95 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseDurationMs, parseTrackingKeys } from './config.schema';
+import { ConfigError, hashApiKey, loadConfig } from './load-config';
+
+describe('loadConfig', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tend-config-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('needs no settings for the embedded trial and keeps generated secrets in the data directory', () => {
+    const first = loadConfig({ DATA_DIR: dir });
+    expect(first.config.database).toEqual({ kind: 'embedded', dataDir: dir });
+    expect(first.config.defaults).toEqual({ timeZone: 'Asia/Tokyo', locale: 'ja' });
+    expect(first.config.role).toBe('all');
+    expect(first.config.mail.transport).toBe('outbox');
+    expect(first.generatedSecretsFile).toBe(join(dir, 'secrets.json'));
+    expect(statSync(join(dir, 'secrets.json')).mode & 0o777).toBe(0o600);
+    const second = loadConfig({ DATA_DIR: dir });
+    expect(second.generatedSecretsFile).toBeUndefined();
+    expect(second.config.tracking.keys).toEqual(first.config.tracking.keys);
+    expect(second.config.adminApiKeyHashes).toEqual(first.config.adminApiKeyHashes);
+    const stored = JSON.parse(readFileSync(join(dir, 'secrets.json'), 'utf8')) as { adminApiKey: string };
+    expect(first.config.adminApiKeyHashes).toEqual([hashApiKey(stored.adminApiKey)]);
+  });
+
+  it('lists every problem at once', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        DATA_DIR: dir,
+        PORT: 'eighty',
+        ROLE: 'boss',
+        DEFAULT_TIMEZONE: 'Mars/Olympus',
+        MAIL_TRANSPORT: 'smtp',
+      });
+    } catch (e: unknown) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    expect(problems).toContain('PORT');
+    expect(problems).toContain('ROLE');
+    expect(problems).toContain('DEFAULT_TIMEZONE');
+    expect(problems).toContain('SMTP_URL: is required when MAIL_TRANSPORT=smtp');
+    expect((error as ConfigError).problems).toHaveLength(4);
+  });
+
+  it('requires explicit secrets in production and writes none', () => {
+    expect(() => loadConfig({ DATA_DIR: dir, DATABASE_URL: 'postgres://db/tend' })).toThrow(
+      /TRACKING_SECRET: is required[\s\S]*ADMIN_API_KEY: is required[\s\S]*PUBLIC_BASE_URL[\s\S]*MAIL_FROM/,
+    );
+    expect(existsSync(join(dir, 'secrets.json'))).toBe(false);
+  });
+
+  it('accepts a complete production configuration with hashed API keys', () => {
+    const hash = hashApiKey('a-very-long-admin-key-for-tests');
+    const { config } = loadConfig({
+      DATA_DIR: dir,
+      DATABASE_URL: 'postgresql://tend@db:5432/tend',
+      TRACKING_SECRET: `k2:${'b'.repeat(40)},k1:${'a'.repeat(40)}@2026-10-01T00:00:00Z`,
+      ADMIN_API_KEY: `sha256:${hash}`,
+      PUBLIC_BASE_URL: 'https://tend.example.com/',
+      MAIL_FROM: 'Acme <cs@acme.example>',
+      ROLE: 'worker',
+    });
+    expect(config.database).toEqual({ kind: 'postgres', url: 'postgresql://tend@db:5432/tend', poolSize: 10 });
+    expect(config.adminApiKeyHashes).toEqual([hash]);
+    expect(config.http.publicBaseUrl).toBe('https://tend.example.com');
+    expect(config.tracking.keys.map((k) => k.kid)).toEqual(['k2', 'k1']);
+    expect(config.tracking.keys[1]?.retiredAt?.toISOString()).toBe('2026-10-01T00:00:00.000Z');
+    expect(config.role).toBe('worker');
+  });
+});
+
+describe('parseTrackingKeys', () => {
+  it('rejects short secrets, duplicate ids and a retired signing key', () => {
+    expect(parseTrackingKeys('k1:short')).toMatch(/at least 32/);
+    expect(parseTrackingKeys(`k1:${'a'.repeat(32)},k1:${'b'.repeat(32)}`)).toMatch(/unique/);
+    expect(parseTrackingKeys(`k1:${'a'.repeat(32)}@2026-01-01`)).toMatch(/cannot be retired/);
+    expect(parseTrackingKeys(`k1:${'a'.repeat(32)},k0:${'b'.repeat(32)}@nonsense`)).toMatch(/not an ISO date/);
+  });
+});
+
+describe('parseDurationMs', () => {
+  it('reads d, h, m, s and ms', () => {
+    expect(parseDurationMs('30d')).toBe(30 * 86_400_000);
+    expect(parseDurationMs('12h')).toBe(12 * 3_600_000);
+    expect(parseDurationMs('250ms')).toBe(250);
+    expect(() => parseDurationMs('3 weeks')).toThrow();
+  });
+});

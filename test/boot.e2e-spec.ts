@@ -1,0 +1,89 @@
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestDatabase, type TestDatabase, testEngine } from './support/test-database';
+import { freePort, startTend, stopTend, waitReady } from './support/tend-process';
+
+// These tests start the built server as a real process, as `npm start` does (`npm test` builds first).
+describe(`npm start as a real process (${testEngine()})`, () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tend-boot-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  if (testEngine() === 'embedded') {
+    it('starts with no settings, refuses a second instance on the same data, keeps data across restarts', async () => {
+      const env = { DATA_DIR: join(dir, 'data'), OUTBOX_DIR: join(dir, 'outbox') };
+      const first = startTend(env, freePort());
+      const readyMs = await waitReady(first);
+      expect(readyMs).toBeLessThan(20_000);
+      const { adminApiKey } = JSON.parse(readFileSync(join(dir, 'data', 'secrets.json'), 'utf8')) as {
+        adminApiKey: string;
+      };
+
+      const second = startTend(env, freePort());
+      expect(await second.exited).toBe(1);
+      expect(second.output()).toContain(`The embedded database in ${join(dir, 'data')} is already in use by process`);
+
+      const created = await fetch(`${first.baseUrl}/api/accounts`, {
+        method: 'POST',
+        headers: { 'x-api-key': adminApiKey, 'content-type': 'application/json' },
+        body: JSON.stringify({ externalId: 'persisted', name: '永続 株式会社' }),
+      });
+      expect(created.status).toBe(201);
+      expect(await stopTend(first)).toBe(0);
+      expect(first.output()).toContain('"msg":"stopped"');
+      expect(existsSync(join(dir, 'data', 'tend.lock'))).toBe(false);
+
+      const third = startTend(env, freePort());
+      await waitReady(third);
+      const read = await fetch(`${third.baseUrl}/api/accounts/persisted`, { headers: { 'x-api-key': adminApiKey } });
+      expect(await read.json()).toMatchObject({ name: '永続 株式会社' });
+      expect(await stopTend(third)).toBe(0);
+      const logs = first.output() + third.output();
+      expect(logs).not.toContain(adminApiKey);
+    });
+  } else {
+    let db: TestDatabase;
+    beforeAll(async () => {
+      // An empty database: the instances themselves run the migrations, concurrently.
+      db = await createTestDatabase({ migrate: false });
+    });
+    afterAll(async () => {
+      await db.close();
+    });
+
+    it('runs an api and a worker instance side by side on one server, migrating once', async () => {
+      const env = {
+        DATABASE_URL: db.url,
+        DATA_DIR: join(dir, 'data'),
+        TRACKING_SECRET: `k1:${'s'.repeat(40)}`,
+        ADMIN_API_KEY: 'boot-test-admin-key-0123456789',
+        PUBLIC_BASE_URL: 'https://tend.example.com',
+        MAIL_FROM: 'Tend <cs@example.com>',
+      };
+      const api = startTend({ ...env, ROLE: 'api' }, freePort());
+      const worker = startTend({ ...env, ROLE: 'worker' }, freePort());
+      await Promise.all([waitReady(api), waitReady(worker)]);
+      const migrations = await db.dataSource.query<{ name: string }[]>('SELECT name FROM migrations');
+      expect(migrations.length).toBeGreaterThan(0);
+      expect(new Set(migrations.map((m) => m.name)).size).toBe(migrations.length);
+      const headers = { 'x-api-key': env.ADMIN_API_KEY };
+      expect((await fetch(`${api.baseUrl}/api/accounts`, { headers })).status).toBe(200);
+      // The worker role serves health endpoints only.
+      expect((await fetch(`${worker.baseUrl}/api/accounts`, { headers })).status).toBe(404);
+      expect(existsSync(join(dir, 'data', 'secrets.json'))).toBe(false);
+      expect(await stopTend(api)).toBe(0);
+      expect(await stopTend(worker)).toBe(0);
+    });
+
+    it('refuses to boot in production without its secrets, listing each', async () => {
+      const tend = startTend({ DATABASE_URL: db.url, DATA_DIR: join(dir, 'data') }, freePort());
+      expect(await tend.exited).toBe(1);
+      for (const key of ['TRACKING_SECRET', 'ADMIN_API_KEY', 'PUBLIC_BASE_URL', 'MAIL_FROM']) {
+        expect(tend.output()).toContain(key);
+      }
+    });
+  }
+});

@@ -1,0 +1,66 @@
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDatabase } from '../src/database/data-source.factory';
+import { DataDirLockedError } from '../src/database/embedded-lock';
+import { migrations } from '../src/database/migrations';
+import { createTestDatabase, type TestDatabase, testEngine } from './support/test-database';
+
+describe(`database schema (${testEngine()})`, () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await db.close();
+  });
+
+  it('entities and migrations agree: nothing left for TypeORM to change', async () => {
+    const pending = await db.dataSource.driver.createSchemaBuilder().log();
+    expect(pending.upQueries.map((q) => q.query)).toEqual([]);
+  });
+
+  it('has applied every migration exactly once and re-running is a no-op', async () => {
+    const rows = await db.dataSource.query<{ name: string }[]>('SELECT name FROM migrations ORDER BY id');
+    expect(rows.map((r) => r.name)).toEqual(migrations.map((m) => m.name));
+    expect(await db.dataSource.runMigrations({ transaction: 'each' })).toEqual([]);
+  });
+
+  it('stores timestamps with time zone everywhere', async () => {
+    const rows = await db.dataSource.query<{ table_name: string; column_name: string }[]>(
+      `SELECT table_name, column_name FROM information_schema.columns
+        WHERE table_schema = current_schema() AND data_type = 'timestamp without time zone'`,
+    );
+    expect(rows).toEqual([]);
+  });
+
+  it('enforces named constraints: consent basis needs time, method and source', async () => {
+    await db.dataSource.query(`INSERT INTO accounts (external_id, name) VALUES ('a1', 'A')`);
+    await expect(
+      db.dataSource.query(
+        `INSERT INTO contacts (account_id, external_id, email, consent_basis)
+         SELECT id, 'c1', 'x@example.jp', 'opt_in' FROM accounts WHERE external_id = 'a1'`,
+      ),
+    ).rejects.toMatchObject({ driverError: { constraint: 'ck_contacts_consent' } });
+  });
+});
+
+describe('embedded data directory lock', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tend-lock-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('refuses a second opener, then allows it after close; a stale lock is taken over', async () => {
+    const first = await openDatabase({ kind: 'embedded', dataDir: dir });
+    await expect(openDatabase({ kind: 'embedded', dataDir: dir })).rejects.toThrow(DataDirLockedError);
+    await first.close();
+    expect(existsSync(join(dir, 'tend.lock'))).toBe(false);
+    // A crashed process left its pid behind: pid 2^22+1 is above Linux's default pid_max, so it is not running.
+    writeFileSync(join(dir, 'tend.lock'), '4194305');
+    const second = await openDatabase({ kind: 'embedded', dataDir: dir });
+    await second.dataSource.query('SELECT 1');
+    await second.close();
+  });
+});

@@ -1,0 +1,52 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+
+export interface TendProcess {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+  baseUrl: string;
+}
+
+const root = join(__dirname, '..', '..');
+
+/** Starts the built server (`dist/src/main.js`, what `npm start` runs) as a real process. */
+export function startTend(env: NodeJS.ProcessEnv, port: number): TendProcess {
+  let output = '';
+  const child = spawn(process.execPath, [join(root, 'dist', 'src', 'main.js')], {
+    cwd: root,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited, baseUrl: `http://127.0.0.1:${port}` };
+}
+
+/** Polls readiness; returns the milliseconds it took. */
+export async function waitReady(tend: TendProcess, timeoutMs = 60_000): Promise<number> {
+  const started = Date.now();
+  while (Date.now() - started < timeoutMs) {
+    if (tend.child.exitCode !== null) throw new Error(`Tend exited early:\n${tend.output()}`);
+    try {
+      const response = await fetch(`${tend.baseUrl}/health/ready`);
+      if (response.status === 200) return Date.now() - started;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`Tend not ready after ${timeoutMs} ms:\n${tend.output()}`);
+}
+
+export async function stopTend(tend: TendProcess): Promise<number | null> {
+  if (tend.child.exitCode === null) tend.child.kill('SIGTERM');
+  return tend.exited;
+}
+
+let nextPort = 39_000 + Math.floor(Math.random() * 2_000);
+export function freePort(): number {
+  nextPort += 1;
+  return nextPort;
+}
