@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { existsSync } from 'node:fs';
 import { createApp } from './bootstrap';
 import { SystemClock } from './common/clock';
 import { configureLogger, logger } from './common/logger';
@@ -7,6 +8,8 @@ import { openDatabase, runMigrations } from './database/data-source.factory';
 import { DataDirLockedError } from './database/embedded-lock';
 
 async function main(): Promise<void> {
+  // Settings may also come from a .env file in the working directory (see .env.example).
+  if (existsSync('.env')) process.loadEnvFile('.env');
   const { config, generatedSecretsFile } = loadConfig();
   configureLogger(config.log);
   if (generatedSecretsFile) {

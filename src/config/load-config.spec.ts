@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseDurationMs, parseTrackingKeys } from './config.schema';
+import { envSchema, parseDurationMs, parseTrackingKeys } from './config.schema';
 import { ConfigError, hashApiKey, loadConfig } from './load-config';
 
 describe('loadConfig', () => {
@@ -91,5 +91,14 @@ describe('parseDurationMs', () => {
     expect(parseDurationMs('12h')).toBe(12 * 3_600_000);
     expect(parseDurationMs('250ms')).toBe(250);
     expect(() => parseDurationMs('3 weeks')).toThrow();
+  });
+});
+
+describe('.env.example', () => {
+  it('documents every setting of the schema', () => {
+    const example = readFileSync(join(__dirname, '..', '..', '.env.example'), 'utf8');
+    const documented = new Set([...example.matchAll(/^#?\s?([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]));
+    const missing = Object.keys(envSchema.shape).filter((key) => key !== 'NODE_ENV' && !documented.has(key));
+    expect(missing).toEqual([]);
   });
 });
