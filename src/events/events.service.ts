@@ -1,0 +1,158 @@
+import { Injectable } from '@nestjs/common';
+import { Clock } from '../common/clock';
+import { DomainError, ErrorCode, type FieldIssue } from '../common/domain-error';
+import { toFieldIssues } from '../common/zod-issues';
+import {
+  eventBatchEnvelopeSchema,
+  eventBatchSchema,
+  type EventInput,
+  MAX_EVENT_AGE_DAYS,
+  MAX_FUTURE_SKEW_MS,
+} from './events.schemas';
+import { EventsRepository, type NewEventRow } from './events.repository';
+
+/** An event of the batch that was not stored, with why. */
+export interface RejectedEvent {
+  index: number;
+  path: string;
+  message: string;
+}
+
+export interface IngestResult {
+  /** Events stored by this request. */
+  accepted: number;
+  /** Events whose id was already stored (earlier, or earlier in this batch): not stored again. */
+  duplicates: number;
+  /** Events naming an unknown account or contact; the rest of the batch is stored. */
+  rejected: RejectedEvent[];
+}
+
+/** A 400 lists at most this many issues, so a hostile batch cannot make a huge answer. */
+const MAX_REPORTED_ISSUES = 100;
+const DAY_MS = 86_400_000;
+
+/** Product-usage events sent through the admin API. */
+@Injectable()
+export class EventsService {
+  constructor(
+    private readonly repository: EventsRepository,
+    private readonly clock: Clock,
+  ) {}
+
+  /**
+   * Validates the whole batch (any invalid event -> 400, nothing stored), resolves
+   * every external id with one query, and stores the events with one statement.
+   * Events naming unknown accounts or contacts are reported, not stored.
+   */
+  async ingest(body: unknown): Promise<IngestResult> {
+    const now = this.clock.now();
+    const events = parseBatch(body, now);
+
+    const refs = await this.repository.resolveReferences(
+      distinct(events.map((e) => e.accountExternalId)),
+      distinct(events.flatMap((e) => (e.contactExternalId === undefined ? [] : [e.contactExternalId]))),
+    );
+
+    const rejected: RejectedEvent[] = [];
+    const rows: NewEventRow[] = [];
+    const seenIds = new Set<string>();
+    let duplicatesInBatch = 0;
+    events.forEach((event, index) => {
+      const accountId = refs.accounts.get(event.accountExternalId);
+      if (accountId === undefined) {
+        rejected.push({
+          index,
+          path: `events.${index}.accountExternalId`,
+          message: `no account with external id ${event.accountExternalId}`,
+        });
+        return;
+      }
+      let contactId: string | null = null;
+      if (event.contactExternalId !== undefined) {
+        const contact = refs.contacts.get(event.contactExternalId);
+        if (contact === undefined || contact.accountId !== accountId) {
+          rejected.push({
+            index,
+            path: `events.${index}.contactExternalId`,
+            message:
+              contact === undefined
+                ? `no contact with external id ${event.contactExternalId}`
+                : `contact ${event.contactExternalId} belongs to another account than ${event.accountExternalId}`,
+          });
+          return;
+        }
+        contactId = contact.id;
+      }
+      if (seenIds.has(event.id)) {
+        duplicatesInBatch += 1;
+        return;
+      }
+      seenIds.add(event.id);
+      rows.push({
+        type: event.type,
+        occurredAt: new Date(event.occurredAt),
+        receivedAt: now,
+        accountId,
+        contactId,
+        visitorId: null,
+        source: 'api',
+        idempotencyKey: event.id,
+        props: (event.props ?? {}) as NewEventRow['props'],
+      });
+    });
+
+    const inserted = await this.repository.appendEvents(this.repository.manager, rows);
+    return {
+      accepted: inserted.length,
+      duplicates: duplicatesInBatch + rows.length - inserted.length,
+      rejected,
+    };
+  }
+}
+
+/** Parses the body or throws one 400 naming every bad field, occurredAt outside the window included. */
+function parseBatch(body: unknown, now: Date): EventInput[] {
+  const envelope = eventBatchEnvelopeSchema.safeParse(body);
+  if (!envelope.success) throw invalid(toFieldIssues(envelope.error.issues));
+
+  const parsed = eventBatchSchema.safeParse(body);
+  const issues = parsed.success ? [] : toFieldIssues(parsed.error.issues);
+  const flagged = new Set(issues.map((i) => i.path));
+  issues.push(...occurredAtIssues(envelope.data.events, now, flagged));
+  if (!parsed.success || issues.length > 0) throw invalid(issues);
+  return parsed.data.events;
+}
+
+/** occurredAt must lie within [now - MAX_EVENT_AGE_DAYS, now + MAX_FUTURE_SKEW_MS]. */
+function occurredAtIssues(events: readonly unknown[], now: Date, alreadyFlagged: ReadonlySet<string>): FieldIssue[] {
+  const latest = now.getTime() + MAX_FUTURE_SKEW_MS;
+  const earliest = now.getTime() - MAX_EVENT_AGE_DAYS * DAY_MS;
+  const issues: FieldIssue[] = [];
+  events.forEach((event, index) => {
+    const path = `events.${index}.occurredAt`;
+    if (alreadyFlagged.has(path) || event === null || typeof event !== 'object') return;
+    const value = (event as { occurredAt?: unknown }).occurredAt;
+    if (typeof value !== 'string') return;
+    const at = Date.parse(value);
+    if (Number.isNaN(at)) return;
+    if (at > latest) {
+      issues.push({ path, message: `must not be more than ${MAX_FUTURE_SKEW_MS / 60_000} minutes in the future` });
+    } else if (at < earliest) {
+      issues.push({ path, message: `must not be more than ${MAX_EVENT_AGE_DAYS} days in the past` });
+    }
+  });
+  return issues;
+}
+
+function invalid(issues: FieldIssue[]): DomainError {
+  const shown = issues.slice(0, MAX_REPORTED_ISSUES);
+  const message =
+    issues.length > shown.length
+      ? `Invalid event batch (showing ${shown.length} of ${issues.length} issues)`
+      : 'Invalid event batch';
+  return new DomainError(ErrorCode.Invalid, message, shown);
+}
+
+function distinct(values: string[]): string[] {
+  return [...new Set(values)];
+}

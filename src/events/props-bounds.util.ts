@@ -1,0 +1,89 @@
+import type { FieldIssue } from '../common/domain-error';
+
+/** Bounds on an event's `props`: small, flat-ish JSON a segment or a metric can read. */
+export const PROPS_LIMITS = {
+  /** Keys in all, nested objects' keys included. */
+  maxKeys: 50,
+  /** The props object is level 1; each nested object or array adds a level. */
+  maxDepth: 3,
+  /** UTF-8 bytes of the JSON serialization. */
+  maxBytes: 8 * 1024,
+  /** Characters of any string value. */
+  maxStringLength: 1000,
+} as const;
+
+export type PropsLimits = typeof PROPS_LIMITS;
+
+/** At most this many problems are reported for one props object. */
+const MAX_ISSUES = 5;
+
+/**
+ * Checks `props` against the limits and returns every problem found (up to a few),
+ * with paths relative to the props object (e.g. `plan.tiers.0`). The walk never
+ * descends past the depth limit, so arbitrarily deep input costs nothing and cannot
+ * overflow the stack. Strings PostgreSQL's jsonb refuses (NUL characters, lone UTF-16
+ * surrogates) are reported here instead of failing the insert.
+ */
+export function checkPropsBounds(props: unknown, limits: PropsLimits = PROPS_LIMITS): FieldIssue[] {
+  if (props === null || typeof props !== 'object' || Array.isArray(props)) {
+    return [{ path: '', message: 'must be a JSON object' }];
+  }
+  const issues: FieldIssue[] = [];
+  let keyCount = 0;
+  let tooDeep = false;
+
+  const add = (path: string[], message: string) => {
+    if (issues.length < MAX_ISSUES) issues.push({ path: path.join('.'), message });
+  };
+
+  const checkString = (value: string, path: string[], what: string) => {
+    if (value.length > limits.maxStringLength) {
+      add(path, `${what} must be at most ${limits.maxStringLength} characters`);
+    } else if (!isStorableText(value)) {
+      add(path, `${what} must not contain NUL characters or unpaired surrogates`);
+    }
+  };
+
+  const walk = (value: unknown, path: string[], level: number): void => {
+    if (issues.length >= MAX_ISSUES) return;
+    if (typeof value === 'string') {
+      checkString(value, path, 'strings');
+      return;
+    }
+    if (value === null || typeof value !== 'object') return;
+    if (level > limits.maxDepth) {
+      tooDeep = true;
+      add(path, `must be nested at most ${limits.maxDepth} levels deep (props itself is level 1)`);
+      return;
+    }
+    if (Array.isArray(value)) {
+      value.forEach((item, index) => walk(item, [...path, String(index)], level + 1));
+      return;
+    }
+    for (const [key, item] of Object.entries(value)) {
+      keyCount += 1;
+      if (keyCount === limits.maxKeys + 1)
+        add([], `must have at most ${limits.maxKeys} keys in all, nested keys included`);
+      checkString(key, [...path, key], 'keys');
+      walk(item, [...path, key], level + 1);
+    }
+  };
+
+  walk(props, [], 1);
+
+  // Serializing is safe once the depth is known to be bounded.
+  if (!tooDeep) {
+    const bytes = Buffer.byteLength(JSON.stringify(props), 'utf8');
+    if (bytes > limits.maxBytes) {
+      add([], `must serialize to at most ${limits.maxBytes} bytes of JSON (got ${bytes})`);
+    }
+  }
+  return issues;
+}
+
+const unpairedSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** False for text PostgreSQL cannot store: NUL characters and unpaired UTF-16 surrogates. */
+export function isStorableText(value: string): boolean {
+  return !value.includes('\u0000') && !unpairedSurrogate.test(value);
+}
