@@ -20,9 +20,11 @@ export class Initial1764000000000 implements MigrationInterface {
     await queryRunner.query(
       `CREATE TABLE "events" ("id" bigint GENERATED ALWAYS AS IDENTITY NOT NULL, "type" text NOT NULL, "occurred_at" TIMESTAMP WITH TIME ZONE NOT NULL, "received_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(), "account_id" uuid, "contact_id" uuid, "visitor_id" text, "source" text NOT NULL, "idempotency_key" text NOT NULL, "props" jsonb NOT NULL DEFAULT '{}', CONSTRAINT "uq_events_source_idempotency_key" UNIQUE ("source", "idempotency_key"), CONSTRAINT "ck_events_type" CHECK ("type" ~ '^[a-z][a-z0-9_.]{0,63}$'), CONSTRAINT "ck_events_source" CHECK ("source" IN ('api', 'tracking', 'provider', 'system')), CONSTRAINT "pk_events" PRIMARY KEY ("id"))`,
     );
-    await queryRunner.query(`CREATE INDEX "ix_events_visitor_occurred" ON "events" ("visitor_id", "occurred_at")`);
     await queryRunner.query(
-      `CREATE INDEX "ix_events_contact_occurred" ON "events" ("contact_id", "occurred_at", "id")`,
+      `CREATE INDEX "ix_events_visitor_occurred" ON "events" ("visitor_id", "occurred_at", "id") WHERE "visitor_id" IS NOT NULL`,
+    );
+    await queryRunner.query(
+      `CREATE INDEX "ix_events_contact_occurred" ON "events" ("contact_id", "occurred_at", "id") WHERE "contact_id" IS NOT NULL`,
     );
     await queryRunner.query(
       `CREATE INDEX "ix_events_account_occurred" ON "events" ("account_id", "occurred_at", "id")`,

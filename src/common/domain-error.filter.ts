@@ -8,6 +8,7 @@ const statusByCode: Record<ErrorCode, number> = {
   [ErrorCode.Invalid]: HttpStatus.BAD_REQUEST,
   [ErrorCode.Conflict]: HttpStatus.CONFLICT,
   [ErrorCode.Unauthorized]: HttpStatus.UNAUTHORIZED,
+  [ErrorCode.Forbidden]: HttpStatus.FORBIDDEN,
   [ErrorCode.PayloadTooLarge]: HttpStatus.PAYLOAD_TOO_LARGE,
   [ErrorCode.UnsupportedMediaType]: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
 };
@@ -60,6 +61,8 @@ function httpErrorName(status: number): string {
       return ErrorCode.Invalid;
     case 401:
       return ErrorCode.Unauthorized;
+    case 403:
+      return ErrorCode.Forbidden;
     case 404:
       return ErrorCode.NotFound;
     case 409:

@@ -4,6 +4,7 @@ export enum ErrorCode {
   Invalid = 'invalid',
   Conflict = 'conflict',
   Unauthorized = 'unauthorized',
+  Forbidden = 'forbidden',
   PayloadTooLarge = 'payload_too_large',
   UnsupportedMediaType = 'unsupported_media_type',
 }

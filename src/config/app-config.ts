@@ -10,7 +10,18 @@ export interface AppConfig {
   http: { port: number; host: string; publicBaseUrl: string; jsonBodyLimitBytes: number };
   database: { kind: 'embedded'; dataDir: string } | { kind: 'postgres'; url: string; poolSize: number };
   dataDir: string;
-  tracking: { keys: TrackingKey[]; gracePeriodMs: number };
+  tracking: {
+    keys: TrackingKey[];
+    gracePeriodMs: number;
+    /** Origins of the customer's own sites: CORS for the snippet, identity parameter on links there. */
+    siteOrigins: string[];
+    honorDoNotTrack: boolean;
+    ipMode: 'truncate' | 'hash';
+    retentionMs: number;
+    bufferMax: number;
+    flushIntervalMs: number;
+    recordLimitPerMinute: number;
+  };
   /** SHA-256 hex digests of accepted admin API keys; plaintext keys are never kept. */
   adminApiKeyHashes: string[];
   mail: {

@@ -86,6 +86,26 @@ export const envSchema = z
     TRACKING_SECRET: optionalString,
     TRACKING_KEY_GRACE_PERIOD: durationSchema.default(parseDurationMs('30d')),
     ADMIN_API_KEY: optionalString,
+    SITE_ORIGINS: z
+      .string()
+      .default('')
+      .transform((v) =>
+        v
+          .split(',')
+          .map((o) => o.trim())
+          .filter((o) => o.length > 0),
+      )
+      .pipe(
+        z.array(
+          z.url({ protocol: /^https?$/, message: 'each entry must be an origin such as https://www.example.com' }),
+        ),
+      ),
+    TRACKING_HONOR_DNT: z.stringbool().default(true),
+    TRACKING_IP_MODE: z.enum(['truncate', 'hash']).default('truncate'),
+    TRACKING_RETENTION: durationSchema.default(parseDurationMs('395d')),
+    TRACKING_BUFFER_MAX: z.coerce.number().int().min(100).max(10_000_000).default(100_000),
+    TRACKING_FLUSH_INTERVAL: durationSchema.default(parseDurationMs('250ms')),
+    TRACKING_RECORD_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(20),
     MAIL_TRANSPORT: z.enum(['outbox', 'smtp', 'sendgrid']).default('outbox'),
     MAIL_FROM: optionalString,
     OUTBOX_DIR: z.string().default('./outbox'),

@@ -86,7 +86,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
         ? { kind: 'embedded', dataDir }
         : { kind: 'postgres', url: raw.DATABASE_URL, poolSize: raw.DATABASE_POOL_SIZE },
     dataDir,
-    tracking: { keys, gracePeriodMs: raw.TRACKING_KEY_GRACE_PERIOD },
+    tracking: {
+      keys,
+      gracePeriodMs: raw.TRACKING_KEY_GRACE_PERIOD,
+      siteOrigins: raw.SITE_ORIGINS.map((o) => new URL(o).origin),
+      honorDoNotTrack: raw.TRACKING_HONOR_DNT,
+      ipMode: raw.TRACKING_IP_MODE,
+      retentionMs: raw.TRACKING_RETENTION,
+      bufferMax: raw.TRACKING_BUFFER_MAX,
+      flushIntervalMs: raw.TRACKING_FLUSH_INTERVAL,
+      recordLimitPerMinute: raw.TRACKING_RECORD_LIMIT_PER_MINUTE,
+    },
     adminApiKeyHashes: adminApiKey
       .split(',')
       .map((k) => k.trim())

@@ -1,4 +1,5 @@
 import { Initial1764000000000 } from '../../migrations/1764000000000-initial';
+import { Tracking1764100000000 } from '../../migrations/1764100000000-tracking';
 
 /** Every migration, in order. `npm run migrate` and boot run the pending ones. */
-export const migrations = [Initial1764000000000];
+export const migrations = [Initial1764000000000, Tracking1764100000000];

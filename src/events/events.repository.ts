@@ -149,9 +149,15 @@ export class EventsRepository {
    * Returns up to `limit + 1` rows; the extra one tells the caller a next page exists.
    */
   async timelinePage(subject: TimelineSubject, filter: TimelineFilter): Promise<TimelineRow[]> {
+    // Site events stay on their visitor; they belong to a contact (and its account)
+    // through the visitor's link, so anonymous visits count from the moment of linking.
+    const linkedVisitors =
+      subject.kind === 'account'
+        ? `SELECT v.id::text FROM visitors v JOIN contacts vc ON vc.id = v.contact_id WHERE vc.account_id = $1`
+        : `SELECT v.id::text FROM visitors v WHERE v.contact_id = $1`;
     const column = subject.kind === 'account' ? 'e.account_id' : 'e.contact_id';
     const params: unknown[] = [subject.id];
-    const where = [`${column} = $1`];
+    const where = [`(${column} = $1 OR (e.visitor_id IN (${linkedVisitors}) AND ${column} IS NULL))`];
     const param = (value: unknown) => {
       params.push(value);
       return `$${params.length}`;
@@ -171,8 +177,9 @@ export class EventsRepository {
               to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_key,
               a.external_id AS account_external_id, c.external_id AS contact_external_id
        FROM events e
-       LEFT JOIN accounts a ON a.id = e.account_id
-       LEFT JOIN contacts c ON c.id = e.contact_id
+       LEFT JOIN visitors v ON e.contact_id IS NULL AND v.id::text = e.visitor_id
+       LEFT JOIN contacts c ON c.id = COALESCE(e.contact_id, v.contact_id)
+       LEFT JOIN accounts a ON a.id = COALESCE(e.account_id, c.account_id)
        WHERE ${where.join(' AND ')}
        ORDER BY e.occurred_at ${direction}, e.id ${direction}
        LIMIT ${param(filter.limit + 1)}`,
