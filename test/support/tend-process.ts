@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 export interface TendProcess {
   child: ChildProcess;
@@ -8,7 +9,18 @@ export interface TendProcess {
   baseUrl: string;
 }
 
-const root = join(__dirname, '..', '..');
+/** The repository root, whether this file runs from test/ (Jest) or dist/test/ (benchmarks). */
+function findRoot(from: string): string {
+  let dir = from;
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`no package.json above ${from}`);
+    dir = parent;
+  }
+  return dir;
+}
+
+const root = findRoot(__dirname);
 
 /** Starts the built server (`dist/src/main.js`, what `npm start` runs) as a real process. */
 export function startTend(env: NodeJS.ProcessEnv, port: number): TendProcess {

@@ -1,0 +1,130 @@
+import autocannon from 'autocannon';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { TrackingTokenSigner } from '../src/tracking/tracking-token.signer';
+import { startTend, stopTend, waitReady } from '../test/support/tend-process';
+import { BENCH_TRACKING_SECRET, createTarget, type BenchTarget, freePort } from './bench-support';
+
+export interface LoadFigures {
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  ok: number;
+  errors: number;
+}
+
+export interface PixelFigures {
+  connections: number;
+  durationSeconds: number;
+  bare: LoadFigures;
+  tend: LoadFigures;
+  ratio: number;
+  rowsPersisted: number;
+  lost: number;
+  restart: { answered: number; rowsPersisted: number; lost: number; refusedDuringRestart: number };
+}
+
+async function load(url: string, paths: string[], connections: number, duration: number): Promise<LoadFigures> {
+  const result = await autocannon({
+    url,
+    connections,
+    duration,
+    requests: paths.map((path) => ({ method: 'GET', path })),
+  });
+  return {
+    requestsPerSecond: Math.round(result.requests.average),
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    ok: result['2xx'],
+    errors: result.errors + result.timeouts + result.non2xx,
+  };
+}
+
+async function seedMessages(target: BenchTarget, count: number): Promise<string[]> {
+  await target.sql(`INSERT INTO accounts (external_id, name) VALUES ('bench', 'Bench')`);
+  await target.sql(
+    `INSERT INTO contacts (account_id, external_id, email)
+     SELECT a.id, 'c-' || g, 'c' || g || '@bench.example' FROM accounts a, generate_series(1, $1) g`,
+    [count],
+  );
+  const ids = Array.from({ length: count }, () => randomUUID());
+  await target.sql(
+    `INSERT INTO messages (id, intent_key, contact_id, account_id, template, locale, kind, sent_at)
+     SELECT m.id, 'bench:' || m.id, c.id, c.account_id, 'bench', 'ja', 'operational', now() - interval '1 hour'
+       FROM unnest($1::uuid[]) WITH ORDINALITY AS m(id, n)
+       JOIN contacts c ON c.external_id = 'c-' || m.n`,
+    [ids],
+  );
+  return ids;
+}
+
+async function countOpens(target: BenchTarget): Promise<number> {
+  const [row] = await target.sql<{ n: number }>(`SELECT count(*)::int AS n FROM events WHERE type = 'email.opened'`);
+  return row?.n ?? 0;
+}
+
+/**
+ * Open pixel on PostgreSQL, every answered hit persisted, against a bare
+ * node:http server answering the same GIF, in one run on one machine.
+ */
+export async function benchPixel(connections: number, durationSeconds: number): Promise<PixelFigures> {
+  const barePort = await freePort();
+  const bare = spawn(process.execPath, [join(__dirname, 'bare-gif-server.js')], {
+    env: { PORT: String(barePort) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve) => bare.stdout.once('data', () => resolve()));
+  const bareFigures = await load(`http://127.0.0.1:${barePort}`, ['/t/o/x.gif'], connections, durationSeconds);
+  bare.kill('SIGTERM');
+
+  const target = await createTarget('postgres', {
+    TRACKING_RECORD_LIMIT_PER_MINUTE: '100000',
+    TRACKING_BUFFER_MAX: '500000',
+  });
+  try {
+    const ids = await seedMessages(target, 2000);
+    const signer = new TrackingTokenSigner({
+      keys: [{ kid: 'k1', secret: BENCH_TRACKING_SECRET.slice(3), retiredAt: null }],
+      gracePeriodMs: 0,
+    });
+    const paths = ids.map((m) => `/t/o/${signer.sign({ k: 'o', m })}.gif`);
+    const port = await freePort();
+    const env = { ...target.env, PUBLIC_BASE_URL: `http://127.0.0.1:${port}`, ROLE: 'api' };
+    let tend = startTend(env, port);
+    await waitReady(tend, 120_000);
+    const tendFigures = await load(tend.baseUrl, paths, connections, durationSeconds);
+    await stopTend(tend);
+    const rowsPersisted = await countOpens(target);
+
+    // Graceful restart under load: SIGTERM a third of the way in, start a new instance on the same port.
+    tend = startTend(env, port);
+    await waitReady(tend, 120_000);
+    const restartLoad = load(tend.baseUrl, paths, connections, durationSeconds);
+    await new Promise((r) => setTimeout(r, (durationSeconds * 1000) / 3));
+    await stopTend(tend);
+    tend = startTend(env, port);
+    await waitReady(tend, 120_000);
+    const restartFigures = await restartLoad;
+    await stopTend(tend);
+    const rowsAfterRestart = (await countOpens(target)) - rowsPersisted;
+
+    return {
+      connections,
+      durationSeconds,
+      bare: bareFigures,
+      tend: tendFigures,
+      ratio: Math.round((tendFigures.requestsPerSecond / bareFigures.requestsPerSecond) * 100) / 100,
+      rowsPersisted,
+      lost: tendFigures.ok - rowsPersisted,
+      restart: {
+        answered: restartFigures.ok,
+        rowsPersisted: rowsAfterRestart,
+        lost: restartFigures.ok - rowsAfterRestart,
+        refusedDuringRestart: restartFigures.errors,
+      },
+    };
+  } finally {
+    await target.dispose();
+  }
+}

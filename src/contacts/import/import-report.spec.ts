@@ -1,0 +1,39 @@
+import { ImportReport } from './import-report';
+
+describe('ImportReport', () => {
+  it('counts rows, bad rows and issues', () => {
+    const report = new ImportReport();
+    for (let i = 0; i < 5; i++) report.countRow();
+    report.reject(3, [
+      { path: 'email', message: 'must be an email address' },
+      { path: 'roles.0', message: 'bad role' },
+    ]);
+    report.reject(5, [{ path: 'externalId', message: 'already given on line 2' }]);
+    expect(report.rows).toBe(5);
+    expect(report.invalid).toBe(2);
+    expect(report.valid).toBe(3);
+    expect(report.totalIssues).toBe(3);
+  });
+
+  it('orders issues by line, keeping the order within a row', () => {
+    const report = new ImportReport();
+    report.reject(9, [{ path: 'accountExternalId', message: 'unknown' }]);
+    report.reject(4, [
+      { path: 'email', message: 'a' },
+      { path: 'name', message: 'b' },
+    ]);
+    expect(report.issues()).toEqual([
+      { line: 4, path: 'email', message: 'a' },
+      { line: 4, path: 'name', message: 'b' },
+      { line: 9, path: 'accountExternalId', message: 'unknown' },
+    ]);
+  });
+
+  it('keeps at most the cap but counts every issue', () => {
+    const report = new ImportReport(2);
+    for (let line = 2; line < 7; line++) report.reject(line, [{ path: 'email', message: 'x' }]);
+    expect(report.issues().map((i) => i.line)).toEqual([2, 3]);
+    expect(report.totalIssues).toBe(5);
+    expect(report.invalid).toBe(5);
+  });
+});
