@@ -135,3 +135,21 @@ describe('admin API: CSMs, accounts and contacts', () => {
     });
   });
 });
+
+describe('text PostgreSQL cannot store', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('answers 400, not 500, for a NUL character, and the server stays up', async () => {
+    const response = await t.api('POST', '/api/accounts', { externalId: 'nul', name: 'bad\u0000name' });
+    expect(response.status).toBe(400);
+    expect(response.json()).toMatchObject({ error: 'invalid' });
+    expect((await t.api('GET', '/api/accounts/nul')).status).toBe(404);
+    expect((await t.app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
+  });
+});

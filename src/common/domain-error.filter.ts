@@ -46,6 +46,15 @@ export class DomainErrorFilter implements ExceptionFilter {
       void reply.status(status).send({ error: httpErrorName(status), message: error.message });
       return;
     }
+    const pgCode = postgresErrorCode(error);
+    if (pgCode !== undefined && TEXT_REJECTED_BY_POSTGRES.has(pgCode)) {
+      // e.g. a NUL character in a string: PostgreSQL cannot store it in text or jsonb.
+      void reply.status(400).send({
+        error: ErrorCode.Invalid,
+        message: 'A text value contains a character that cannot be stored (such as NUL, \\u0000)',
+      });
+      return;
+    }
     if (isFastifyError(error) && error.statusCode! < 500) {
       void reply.status(error.statusCode!).send({ error: httpErrorName(error.statusCode!), message: error.message });
       return;
@@ -53,6 +62,15 @@ export class DomainErrorFilter implements ExceptionFilter {
     logger.error({ err: error }, 'unhandled error');
     void reply.status(500).send({ error: 'internal', message: 'Internal server error' });
   }
+}
+
+/** invalid byte sequence, untranslatable character, invalid text representation, invalid escape. */
+const TEXT_REJECTED_BY_POSTGRES = new Set(['22021', '22P05', '22P02', '22025']);
+
+function postgresErrorCode(error: unknown): string | undefined {
+  const candidate = error as { driverError?: { code?: unknown }; code?: unknown };
+  const code = candidate.driverError?.code ?? candidate.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 }
 
 function httpErrorName(status: number): string {
