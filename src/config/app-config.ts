@@ -30,6 +30,21 @@ export interface AppConfig {
     outboxDir: string;
     smtpUrl: string | undefined;
     sendgridApiKey: string | undefined;
+    /** Tests point @sendgrid/mail at a local stand-in. */
+    sendgridApiBaseUrl: string | undefined;
+    /** Base64 DER (or PEM) ECDSA public key of SendGrid's signed event webhook. */
+    sendgridWebhookPublicKey: string | undefined;
+    ratePerSecond: number;
+    smtpPoolSize: number;
+    dkim: { domain: string; selector: string; privateKeyFile: string } | undefined;
+    unsubscribeMailto: string | undefined;
+    /** Legal sender block of advertising mail (特定電子メール法). */
+    sender: { name: string; postalAddress: string; contact: string };
+    caps: { advertisingPerContact7d: number; advertisingPerAccountDay: number };
+    /** Local times in the recipient's zone when no mail is sent, e.g. { start: '20:00', end: '09:00' }. */
+    quietHours: { start: string; end: string };
+    /** Luxon weekday numbers (1 = Monday) on which mail may go. */
+    businessDays: number[];
   };
   defaults: { timeZone: string; locale: 'ja' | 'en' };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; pretty: boolean };

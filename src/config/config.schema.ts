@@ -111,6 +111,30 @@ export const envSchema = z
     OUTBOX_DIR: z.string().default('./outbox'),
     SMTP_URL: optionalString,
     SENDGRID_API_KEY: optionalString,
+    MAIL_RATE_PER_SECOND: z.coerce.number().min(0.1).max(10_000).default(50),
+    SMTP_POOL_SIZE: z.coerce.number().int().min(1).max(50).default(2),
+    SENDGRID_API_BASE_URL: optionalString.pipe(z.url().optional()),
+    SENDGRID_WEBHOOK_PUBLIC_KEY: optionalString,
+    DKIM_DOMAIN: optionalString,
+    DKIM_SELECTOR: optionalString,
+    DKIM_PRIVATE_KEY_FILE: optionalString,
+    UNSUBSCRIBE_MAILTO: optionalString.pipe(z.email().optional()),
+    SENDER_NAME: z.string().default('Tend'),
+    SENDER_POSTAL_ADDRESS: z.string().default('(set SENDER_POSTAL_ADDRESS)'),
+    SENDER_CONTACT: z.string().default('(set SENDER_CONTACT)'),
+    CAP_ADVERTISING_PER_CONTACT_7D: z.coerce.number().int().min(0).max(1000).default(3),
+    CAP_ADVERTISING_PER_ACCOUNT_DAY: z.coerce.number().int().min(0).max(10_000).default(10),
+    QUIET_HOURS: z
+      .string()
+      .regex(/^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM-HH:MM, e.g. 20:00-09:00')
+      .default('20:00-09:00'),
+    BUSINESS_DAYS: z
+      .string()
+      .regex(
+        /^(mon|tue|wed|thu|fri|sat|sun)(,(mon|tue|wed|thu|fri|sat|sun))*$/,
+        'must be a list such as mon,tue,wed,thu,fri',
+      )
+      .default('mon,tue,wed,thu,fri'),
     DEFAULT_TIMEZONE: timeZoneSchema.default('Asia/Tokyo'),
     DEFAULT_LOCALE: z.enum(['ja', 'en']).default('ja'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -144,6 +168,16 @@ export const envSchema = z
       }
       if (env.MAIL_TRANSPORT === 'smtp') need('SMTP_URL', 'when MAIL_TRANSPORT=smtp');
       if (env.MAIL_TRANSPORT === 'sendgrid') need('SENDGRID_API_KEY', 'when MAIL_TRANSPORT=sendgrid');
+      const dkim = [env.DKIM_DOMAIN, env.DKIM_SELECTOR, env.DKIM_PRIVATE_KEY_FILE].filter(
+        (v) => v !== undefined,
+      ).length;
+      if (dkim !== 0 && dkim !== 3) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['DKIM_DOMAIN'],
+          message: 'DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE go together',
+        });
+      }
       if (env.TRACKING_SECRET !== undefined) {
         const parsed = parseTrackingKeys(env.TRACKING_SECRET);
         if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', path: ['TRACKING_SECRET'], message: parsed });

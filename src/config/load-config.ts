@@ -107,6 +107,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
       outboxDir: resolve(raw.OUTBOX_DIR),
       smtpUrl: raw.SMTP_URL,
       sendgridApiKey: raw.SENDGRID_API_KEY,
+      sendgridApiBaseUrl: raw.SENDGRID_API_BASE_URL,
+      sendgridWebhookPublicKey: raw.SENDGRID_WEBHOOK_PUBLIC_KEY,
+      ratePerSecond: raw.MAIL_RATE_PER_SECOND,
+      smtpPoolSize: raw.SMTP_POOL_SIZE,
+      dkim:
+        raw.DKIM_DOMAIN && raw.DKIM_SELECTOR && raw.DKIM_PRIVATE_KEY_FILE
+          ? { domain: raw.DKIM_DOMAIN, selector: raw.DKIM_SELECTOR, privateKeyFile: raw.DKIM_PRIVATE_KEY_FILE }
+          : undefined,
+      unsubscribeMailto: raw.UNSUBSCRIBE_MAILTO,
+      sender: { name: raw.SENDER_NAME, postalAddress: raw.SENDER_POSTAL_ADDRESS, contact: raw.SENDER_CONTACT },
+      caps: {
+        advertisingPerContact7d: raw.CAP_ADVERTISING_PER_CONTACT_7D,
+        advertisingPerAccountDay: raw.CAP_ADVERTISING_PER_ACCOUNT_DAY,
+      },
+      quietHours: { start: raw.QUIET_HOURS.slice(0, 5), end: raw.QUIET_HOURS.slice(6) },
+      businessDays: raw.BUSINESS_DAYS.split(',').map(
+        (d) => ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].indexOf(d) + 1,
+      ),
     },
     defaults: { timeZone: raw.DEFAULT_TIMEZONE, locale: raw.DEFAULT_LOCALE },
     log: { level: raw.LOG_LEVEL, pretty: raw.LOG_PRETTY },

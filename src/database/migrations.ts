@@ -1,5 +1,6 @@
 import { Initial1764000000000 } from '../../migrations/1764000000000-initial';
 import { Tracking1764100000000 } from '../../migrations/1764100000000-tracking';
+import { Messaging1764200000000 } from '../../migrations/1764200000000-messaging';
 
 /** Every migration, in order. `npm run migrate` and boot run the pending ones. */
-export const migrations = [Initial1764000000000, Tracking1764100000000];
+export const migrations = [Initial1764000000000, Tracking1764100000000, Messaging1764200000000];
