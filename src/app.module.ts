@@ -4,6 +4,7 @@ import { CoreModule, type CoreOptions } from './common/core.module';
 import { ContactsModule } from './contacts/contacts.module';
 import { EventsModule } from './events/events.module';
 import { HealthModule } from './health/health.module';
+import { MessagingPolicyModule } from './messaging/policy/messaging-policy.module';
 import { TrackingWorkerModule } from './tracking/tracking-worker.module';
 import { TrackingModule } from './tracking/tracking.module';
 
@@ -16,7 +17,8 @@ export class AppModule {
   static forRoot(options: CoreOptions): DynamicModule {
     const role = options.config.role;
     const imports: NonNullable<ModuleMetadata['imports']> = [CoreModule.forRoot(options), HealthModule];
-    if (role === 'api' || role === 'all') imports.push(ContactsModule, EventsModule, TrackingModule);
+    if (role === 'api' || role === 'all')
+      imports.push(ContactsModule, EventsModule, TrackingModule, MessagingPolicyModule);
     if (role === 'worker' || role === 'all') imports.push(ScheduleModule.forRoot(), TrackingWorkerModule);
     return { module: AppModule, imports };
   }
