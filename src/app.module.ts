@@ -4,22 +4,33 @@ import { CoreModule, type CoreOptions } from './common/core.module';
 import { ContactsModule } from './contacts/contacts.module';
 import { EventsModule } from './events/events.module';
 import { HealthModule } from './health/health.module';
+import { MessagingCoreModule } from './messaging/messaging-core.module';
 import { MessagingPolicyModule } from './messaging/policy/messaging-policy.module';
+import { MessagingSendWorkerModule } from './messaging/send/messaging-send-worker.module';
+import { MessagingSendModule } from './messaging/send/messaging-send.module';
 import { TrackingWorkerModule } from './tracking/tracking-worker.module';
 import { TrackingModule } from './tracking/tracking.module';
 
 /**
- * Wiring only. ROLE=api serves the admin API; ROLE=worker runs scheduled work;
- * ROLE=all does both. Every role answers the health endpoints.
+ * Wiring only. ROLE=api serves the admin API, tracking and unsubscribe; ROLE=worker
+ * runs scheduled work (sending, retention); ROLE=all does both. Every role answers
+ * the health endpoints.
  */
 @Module({})
 export class AppModule {
   static forRoot(options: CoreOptions): DynamicModule {
     const role = options.config.role;
-    const imports: NonNullable<ModuleMetadata['imports']> = [CoreModule.forRoot(options), HealthModule];
-    if (role === 'api' || role === 'all')
-      imports.push(ContactsModule, EventsModule, TrackingModule, MessagingPolicyModule);
-    if (role === 'worker' || role === 'all') imports.push(ScheduleModule.forRoot(), TrackingWorkerModule);
+    const imports: NonNullable<ModuleMetadata['imports']> = [
+      CoreModule.forRoot(options),
+      HealthModule,
+      MessagingCoreModule,
+    ];
+    if (role === 'api' || role === 'all') {
+      imports.push(ContactsModule, EventsModule, TrackingModule, MessagingPolicyModule, MessagingSendModule);
+    }
+    if (role === 'worker' || role === 'all') {
+      imports.push(ScheduleModule.forRoot(), TrackingWorkerModule, MessagingSendWorkerModule);
+    }
     return { module: AppModule, imports };
   }
 }

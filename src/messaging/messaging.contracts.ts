@@ -85,5 +85,10 @@ export type PolicyVerdict = { allowed: true } | { allowed: false; reason: string
  * mail, topic preference). Implemented by the recipient-policy part.
  */
 export abstract class RecipientPolicy {
-  abstract check(manager: EntityManager, contactId: string, kind: MessageKind, topic: string | null): Promise<PolicyVerdict>;
+  abstract check(
+    manager: EntityManager,
+    contactId: string,
+    kind: MessageKind,
+    topic: string | null,
+  ): Promise<PolicyVerdict>;
 }

@@ -1,0 +1,74 @@
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
+import { Clock } from '../../common/clock';
+import { DomainError, ErrorCode } from '../../common/domain-error';
+import type { JsonObject } from '../../common/json';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config';
+import { MessageRenderer } from '../messaging.contracts';
+import { resolveTimeZone } from './recipient-zone.util';
+import { type MessageRow, SendRepository } from './send.repository';
+
+export interface EnqueueRequest {
+  /** The scenario step occurrence, or `api:<caller key>`: one message per key, ever. */
+  intentKey: string;
+  contactId: string;
+  template: string;
+  data?: JsonObject;
+  dueAt?: Date;
+  expiresAt?: Date | null;
+}
+
+/**
+ * Puts messages on the send queue (the `messages` table). Kind and topic come from a
+ * render at enqueue (the template decides them; it also proves the template renders for
+ * this contact); the content actually sent is rendered again at send time.
+ */
+@Injectable()
+export class MessageQueue {
+  constructor(
+    private readonly repository: SendRepository,
+    private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Optional() private readonly renderer?: MessageRenderer,
+  ) {}
+
+  /** Idempotent: a seen intent key returns the stored message with `created: false`. */
+  async enqueue(manager: EntityManager, request: EnqueueRequest): Promise<{ message: MessageRow; created: boolean }> {
+    const existing = await this.repository.findByIntentKey(manager, request.intentKey);
+    if (existing) return { message: existing, created: false };
+    if (!this.renderer) throw new Error('No MessageRenderer is registered');
+    if (!this.renderer.has(request.template)) {
+      throw new DomainError(ErrorCode.Invalid, 'Unknown template', [{ path: 'template', message: 'unknown template' }]);
+    }
+    const context = await this.repository.recipientContext(manager, request.contactId);
+    if (!context) throw new DomainError(ErrorCode.NotFound, 'No such contact');
+    const now = this.clock.now();
+    const id = randomUUID();
+    const locale = context.contactLocale ?? context.accountLocale ?? this.config.defaults.locale;
+    const data = request.data ?? {};
+    const probe = await this.renderer.render({
+      template: request.template,
+      locale,
+      messageId: id,
+      recipient: { ...context.recipient, timeZone: resolveTimeZone(context, this.config) },
+      account: context.account,
+      data,
+      tracking: { opens: false, clicks: false },
+    });
+    return this.repository.insertMessage(manager, {
+      id,
+      intentKey: request.intentKey,
+      contactId: context.recipient.contactId,
+      accountId: context.account.accountId,
+      template: request.template,
+      locale: probe.locale,
+      kind: probe.kind,
+      topic: probe.topic,
+      data,
+      dueAt: request.dueAt ?? now,
+      expiresAt: request.expiresAt ?? null,
+      createdAt: now,
+    });
+  }
+}

@@ -1,0 +1,373 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { JsonObject } from '../../common/json';
+import type { NewEventRow } from '../../events/events.repository';
+import { EventsRepository } from '../../events/events.repository';
+import type { RenderAccount, RenderRecipient } from '../messaging.contracts';
+import type { MessageKind, MessageStatus } from '../message.entity';
+
+/** A messages row as the send pipeline reads it. */
+export interface MessageRow {
+  id: string;
+  intentKey: string;
+  contactId: string;
+  accountId: string;
+  template: string;
+  locale: 'ja' | 'en';
+  kind: MessageKind;
+  topic: string | null;
+  trackOpens: boolean;
+  trackClicks: boolean;
+  status: MessageStatus;
+  dueAt: Date;
+  expiresAt: Date | null;
+  attempts: number;
+  leaseToken: string | null;
+  statusReason: string | null;
+  data: JsonObject;
+  createdAt: Date;
+}
+
+interface RawMessageRow {
+  id: string;
+  intent_key: string;
+  contact_id: string;
+  account_id: string;
+  template: string;
+  locale: 'ja' | 'en';
+  kind: MessageKind;
+  topic: string | null;
+  track_opens: boolean;
+  track_clicks: boolean;
+  status: MessageStatus;
+  due_at: Date;
+  expires_at: Date | null;
+  attempts: number;
+  lease_token: string | null;
+  status_reason: string | null;
+  data: JsonObject;
+  created_at: Date;
+}
+
+const COLUMNS = `id, intent_key, contact_id, account_id, template, locale, kind, topic, track_opens, track_clicks,
+  status, due_at, expires_at, attempts, lease_token, status_reason, data, created_at`;
+
+function toRow(r: RawMessageRow): MessageRow {
+  return {
+    id: r.id,
+    intentKey: r.intent_key,
+    contactId: r.contact_id,
+    accountId: r.account_id,
+    template: r.template,
+    locale: r.locale,
+    kind: r.kind,
+    topic: r.topic,
+    trackOpens: r.track_opens,
+    trackClicks: r.track_clicks,
+    status: r.status,
+    dueAt: new Date(r.due_at),
+    expiresAt: r.expires_at === null ? null : new Date(r.expires_at),
+    attempts: r.attempts,
+    leaseToken: r.lease_token,
+    statusReason: r.status_reason,
+    data: r.data,
+    createdAt: new Date(r.created_at),
+  };
+}
+
+export interface NewMessage {
+  id: string;
+  intentKey: string;
+  contactId: string;
+  accountId: string;
+  template: string;
+  locale: 'ja' | 'en';
+  kind: MessageKind;
+  topic: string | null;
+  data: JsonObject;
+  dueAt: Date;
+  expiresAt: Date | null;
+  createdAt: Date;
+}
+
+/** The recipient and account of a message, as the renderer wants them. */
+export interface RecipientContext {
+  recipient: Omit<RenderRecipient, 'timeZone'>;
+  account: RenderAccount;
+  contactLocale: 'ja' | 'en' | null;
+  accountLocale: 'ja' | 'en' | null;
+  contactTimeZone: string | null;
+  accountTimeZone: string | null;
+}
+
+/** Columns a fenced write may set. */
+export interface MessageChanges {
+  status?: MessageStatus;
+  dueAt?: Date;
+  statusReason?: string | null;
+  attemptsIncrement?: boolean;
+  sentAt?: Date;
+  subject?: string;
+  locale?: 'ja' | 'en';
+  messageIdHeader?: string;
+  transport?: string;
+  providerMessageId?: string | null;
+  updatedAt: Date;
+}
+
+export interface OutboxListRow {
+  id: string;
+  contactExternalId: string;
+  subject: string | null;
+  createdAt: Date;
+  sentAt: Date | null;
+}
+
+/** Rows an UPDATE ... RETURNING touched (TypeORM answers `[rows, count]` for UPDATE on PostgreSQL). */
+function updatedRows(result: unknown): number {
+  if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0])) return (result[0] as unknown[]).length;
+  return Array.isArray(result) ? result.length : 0;
+}
+
+/** Statuses of mail that went out: they count toward frequency caps. */
+const SENT_STATUSES: MessageStatus[] = ['sent', 'deferred', 'delivered', 'bounced', 'complained'];
+
+/** All SQL of the send pipeline. Every write after a claim is fenced by the lease token. */
+@Injectable()
+export class SendRepository {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly events: EventsRepository,
+  ) {}
+
+  get manager(): EntityManager {
+    return this.dataSource.manager;
+  }
+
+  async findByIntentKey(manager: EntityManager, intentKey: string): Promise<MessageRow | undefined> {
+    const rows: RawMessageRow[] = await manager.query(`SELECT ${COLUMNS} FROM messages WHERE intent_key = $1`, [
+      intentKey,
+    ]);
+    return rows[0] && toRow(rows[0]);
+  }
+
+  async findById(id: string): Promise<(MessageRow & { transport: string | null }) | undefined> {
+    const rows: (RawMessageRow & { transport: string | null })[] = await this.dataSource.query(
+      `SELECT ${COLUMNS}, transport FROM messages WHERE id = $1`,
+      [id],
+    );
+    return rows[0] && { ...toRow(rows[0]), transport: rows[0].transport };
+  }
+
+  /** Inserts the message unless its intent key was seen; returns the stored row and whether it is new. */
+  async insertMessage(manager: EntityManager, m: NewMessage): Promise<{ message: MessageRow; created: boolean }> {
+    const inserted: RawMessageRow[] = await manager.query(
+      `INSERT INTO messages (id, intent_key, contact_id, account_id, template, locale, kind, topic, data, due_at, expires_at, created_at, status)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, 'queued')
+       ON CONFLICT ON CONSTRAINT uq_messages_intent_key DO NOTHING
+       RETURNING ${COLUMNS}`,
+      [
+        m.id,
+        m.intentKey,
+        m.contactId,
+        m.accountId,
+        m.template,
+        m.locale,
+        m.kind,
+        m.topic,
+        JSON.stringify(m.data),
+        m.dueAt.toISOString(),
+        m.expiresAt?.toISOString() ?? null,
+        m.createdAt.toISOString(),
+      ],
+    );
+    if (inserted[0]) return { message: toRow(inserted[0]), created: true };
+    const existing = await this.findByIntentKey(manager, m.intentKey);
+    if (!existing) throw new Error('Intent key conflict without a stored message');
+    return { message: existing, created: false };
+  }
+
+  async contactIdByExternalId(externalId: string): Promise<string | undefined> {
+    const rows: { id: string }[] = await this.dataSource.query(`SELECT id FROM contacts WHERE external_id = $1`, [
+      externalId,
+    ]);
+    return rows[0]?.id;
+  }
+
+  async recipientContext(manager: EntityManager, contactId: string): Promise<RecipientContext | undefined> {
+    const rows: {
+      contact_id: string;
+      contact_external_id: string;
+      contact_name: string | null;
+      email: string;
+      roles: string[];
+      contact_attributes: Record<string, string | number | boolean | null>;
+      contact_locale: 'ja' | 'en' | null;
+      contact_time_zone: string | null;
+      account_id: string;
+      account_external_id: string;
+      account_name: string;
+      plan: string | null;
+      renewal_date: string | null;
+      account_attributes: Record<string, string | number | boolean | null>;
+      account_locale: 'ja' | 'en' | null;
+      account_time_zone: string | null;
+    }[] = await manager.query(
+      `SELECT c.id AS contact_id, c.external_id AS contact_external_id, c.name AS contact_name, c.email, c.roles,
+              c.attributes AS contact_attributes, c.locale AS contact_locale, c.time_zone AS contact_time_zone,
+              a.id AS account_id, a.external_id AS account_external_id, a.name AS account_name, a.plan,
+              a.renewal_date::text AS renewal_date, a.attributes AS account_attributes, a.locale AS account_locale,
+              a.time_zone AS account_time_zone
+       FROM contacts c JOIN accounts a ON a.id = c.account_id WHERE c.id = $1`,
+      [contactId],
+    );
+    const r = rows[0];
+    if (!r) return undefined;
+    return {
+      recipient: {
+        contactId: r.contact_id,
+        externalId: r.contact_external_id,
+        name: r.contact_name,
+        email: r.email,
+        roles: r.roles,
+        attributes: r.contact_attributes,
+      },
+      account: {
+        accountId: r.account_id,
+        externalId: r.account_external_id,
+        name: r.account_name,
+        plan: r.plan,
+        renewalDate: r.renewal_date,
+        attributes: r.account_attributes,
+      },
+      contactLocale: r.contact_locale,
+      accountLocale: r.account_locale,
+      contactTimeZone: r.contact_time_zone,
+      accountTimeZone: r.account_time_zone,
+    };
+  }
+
+  /**
+   * Claims up to `limit` due queued messages for this worker in ONE statement
+   * (`FOR UPDATE SKIP LOCKED`: concurrent workers get disjoint rows), each with a fresh lease token.
+   */
+  async claimDue(now: Date, limit: number, leaseMs: number): Promise<MessageRow[]> {
+    const result: unknown = await this.dataSource.query(
+      `UPDATE messages m
+       SET status = 'sending', lease_token = gen_random_uuid(), lease_expires_at = $2, updated_at = $1
+       FROM (SELECT id FROM messages WHERE status = 'queued' AND due_at <= $1
+             ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
+       WHERE m.id = due.id
+       RETURNING ${COLUMNS.split(',')
+         .map((c) => `m.${c.trim()}`)
+         .join(', ')}`,
+      [now.toISOString(), new Date(now.getTime() + leaseMs).toISOString(), limit],
+    );
+    const rows = (
+      Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) ? result[0] : result
+    ) as RawMessageRow[];
+    return rows.map(toRow).sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime());
+  }
+
+  /**
+   * Returns messages whose lease expired to the queue. The `in_flight` marker (an attempt was
+   * handed to the transport and never recorded) is kept, so the next worker checks before sending.
+   */
+  async reclaimExpired(now: Date): Promise<number> {
+    const result: unknown = await this.dataSource.query(
+      `UPDATE messages SET status = 'queued', lease_token = NULL, lease_expires_at = NULL, due_at = $1, updated_at = $1
+       WHERE status = 'sending' AND lease_expires_at < $1 RETURNING id`,
+      [now.toISOString()],
+    );
+    return updatedRows(result);
+  }
+
+  /**
+   * Applies `changes` only while `leaseToken` still holds the message (status sending);
+   * leaves the lease in place when the status stays `sending`, clears it otherwise.
+   * Returns false (nothing written) for a stale token. Optional events and links are
+   * written in the same transaction, only when the fenced update succeeded.
+   */
+  async fencedUpdate(
+    message: { id: string; leaseToken: string },
+    changes: MessageChanges,
+    extra: { events?: NewEventRow[]; links?: string[] } = {},
+  ): Promise<boolean> {
+    return this.dataSource.transaction(async (manager) => {
+      const sets: string[] = [];
+      const params: unknown[] = [message.id, message.leaseToken];
+      const set = (column: string, value: unknown) => {
+        params.push(value);
+        sets.push(`${column} = $${params.length}`);
+      };
+      if (changes.status !== undefined) {
+        set('status', changes.status);
+        if (changes.status !== 'sending') sets.push('lease_token = NULL', 'lease_expires_at = NULL');
+      }
+      if (changes.dueAt !== undefined) set('due_at', changes.dueAt.toISOString());
+      if (changes.statusReason !== undefined) set('status_reason', changes.statusReason);
+      if (changes.attemptsIncrement) sets.push('attempts = attempts + 1');
+      if (changes.sentAt !== undefined) set('sent_at', changes.sentAt.toISOString());
+      if (changes.subject !== undefined) set('subject', changes.subject);
+      if (changes.locale !== undefined) set('locale', changes.locale);
+      if (changes.messageIdHeader !== undefined) set('message_id_header', changes.messageIdHeader);
+      if (changes.transport !== undefined) set('transport', changes.transport);
+      if (changes.providerMessageId !== undefined) set('provider_message_id', changes.providerMessageId);
+      set('updated_at', changes.updatedAt.toISOString());
+      const result: unknown = await manager.query(
+        `UPDATE messages SET ${sets.join(', ')} WHERE id = $1 AND lease_token = $2 AND status = 'sending' RETURNING id`,
+        params,
+      );
+      if (updatedRows(result) !== 1) return false;
+      if (extra.links !== undefined) {
+        await manager.query(`DELETE FROM message_links WHERE message_id = $1`, [message.id]);
+        if (extra.links.length > 0) {
+          await manager.query(
+            `INSERT INTO message_links (message_id, link_index, url)
+             SELECT $1, u.ord - 1, u.url FROM unnest($2::text[]) WITH ORDINALITY AS u(url, ord)`,
+            [message.id, extra.links],
+          );
+        }
+      }
+      if (extra.events && extra.events.length > 0) await this.events.appendEvents(manager, extra.events);
+      return true;
+    });
+  }
+
+  /** Send times of advertising mail to the contact since `since`, newest first. */
+  async advertisingSentToContact(contactId: string, since: Date): Promise<Date[]> {
+    const rows: { sent_at: Date }[] = await this.dataSource.query(
+      `SELECT sent_at FROM messages WHERE contact_id = $1 AND kind = 'advertising' AND status = ANY($2::text[])
+         AND sent_at > $3 ORDER BY sent_at DESC`,
+      [contactId, SENT_STATUSES, since.toISOString()],
+    );
+    return rows.map((r) => new Date(r.sent_at));
+  }
+
+  async advertisingSentToAccount(accountId: string, since: Date): Promise<number> {
+    const rows: { n: string }[] = await this.dataSource.query(
+      `SELECT count(*) AS n FROM messages WHERE account_id = $1 AND kind = 'advertising' AND status = ANY($2::text[])
+         AND sent_at >= $3`,
+      [accountId, SENT_STATUSES, since.toISOString()],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async recentOutbox(limit: number): Promise<OutboxListRow[]> {
+    const rows: { id: string; external_id: string; subject: string | null; created_at: Date; sent_at: Date | null }[] =
+      await this.dataSource.query(
+        `SELECT m.id, c.external_id, m.subject, m.created_at, m.sent_at FROM messages m
+         JOIN contacts c ON c.id = m.contact_id
+         WHERE m.transport = 'outbox' AND m.sent_at IS NOT NULL
+         ORDER BY m.sent_at DESC, m.id LIMIT $1`,
+        [limit],
+      );
+    return rows.map((r) => ({
+      id: r.id,
+      contactExternalId: r.external_id,
+      subject: r.subject,
+      createdAt: new Date(r.created_at),
+      sentAt: r.sent_at === null ? null : new Date(r.sent_at),
+    }));
+  }
+}

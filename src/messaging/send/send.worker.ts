@@ -1,0 +1,322 @@
+import { Inject, Injectable, OnApplicationShutdown, Optional } from '@nestjs/common';
+import { Interval } from '@nestjs/schedule';
+import { Clock } from '../../common/clock';
+import type { JsonObject } from '../../common/json';
+import { logger } from '../../common/logger';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config';
+import type { NewEventRow } from '../../events/events.repository';
+import { MessageRenderer, RecipientPolicy } from '../messaging.contracts';
+import { buildMessageIdHeader, type OutgoingMail } from './outgoing-mail';
+import { resolveTimeZone } from './recipient-zone.util';
+import { computeRetryDelay, SendFailure } from './retry-policy.util';
+import { localDayStart, nextAllowedSendTime, nextLocalDayStart } from './send-window.util';
+import { DEFAULT_SEND_WORKER_OPTIONS, SEND_WORKER_OPTIONS, type SendWorkerOptions } from './send.options';
+import { type MessageChanges, type MessageRow, SendRepository } from './send.repository';
+import { TokenBucket } from './token-bucket';
+import { MailTransport } from './transports/mail-transport';
+
+/** status_reason of a message handed to the transport whose outcome is not yet recorded. */
+export const IN_FLIGHT = 'in_flight';
+const WEEK_MS = 7 * 24 * 60 * 60_000;
+
+export interface RunSummary {
+  reclaimed: number;
+  claimed: number;
+  sent: number;
+  deferred: number;
+  suppressed: number;
+  dead: number;
+  unknown: number;
+  retried: number;
+  /** Claimed messages left for their lease to expire (unexpected error, lost lease). */
+  abandoned: number;
+}
+
+type Outcome = Exclude<keyof RunSummary, 'reclaimed' | 'claimed'>;
+type Claimed = MessageRow & { leaseToken: string };
+
+/**
+ * Sends due messages. Claims a batch (FOR UPDATE SKIP LOCKED, leased), then per message
+ * outside the claim: expiry, recipient policy, quiet hours, frequency caps, render,
+ * transport; every write after the claim is fenced by the lease token.
+ */
+@Injectable()
+export class SendWorker implements OnApplicationShutdown {
+  private running: Promise<RunSummary> | undefined;
+  private readonly bucket: TokenBucket;
+  /** A 429's Retry-After pauses this worker's sends until then. */
+  private pausedUntil = 0;
+  private warnedIdle = false;
+  private readonly options: SendWorkerOptions;
+
+  constructor(
+    private readonly repository: SendRepository,
+    private readonly transport: MailTransport,
+    private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Optional() private readonly renderer?: MessageRenderer,
+    @Optional() private readonly policy?: RecipientPolicy,
+    @Optional() @Inject(SEND_WORKER_OPTIONS) options?: Partial<SendWorkerOptions>,
+  ) {
+    this.options = { ...DEFAULT_SEND_WORKER_OPTIONS, ...options };
+    this.bucket = new TokenBucket(config.mail.ratePerSecond);
+  }
+
+  @Interval('mail-send', 1000)
+  async tick(): Promise<void> {
+    if (this.running) return;
+    try {
+      await this.runOnce(this.clock.now());
+    } catch (error) {
+      logger.error({ err: error }, 'send worker run failed');
+    }
+  }
+
+  /** One pass: reclaim expired leases, claim a batch, process it. Tests call it directly. */
+  async runOnce(now: Date): Promise<RunSummary> {
+    const run = this.run(now);
+    this.running = run;
+    try {
+      return await run;
+    } finally {
+      if (this.running === run) this.running = undefined;
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    // In-flight sends finish and record; unclaimed rows stay queued for the next worker.
+    await this.running?.catch(() => undefined);
+    await this.transport.close();
+  }
+
+  private async run(now: Date): Promise<RunSummary> {
+    const summary: RunSummary = {
+      reclaimed: 0,
+      claimed: 0,
+      sent: 0,
+      deferred: 0,
+      suppressed: 0,
+      dead: 0,
+      unknown: 0,
+      retried: 0,
+      abandoned: 0,
+    };
+    summary.reclaimed = await this.repository.reclaimExpired(now);
+    if (!this.renderer || !this.policy) {
+      if (!this.warnedIdle) logger.warn('send worker idle: no MessageRenderer or RecipientPolicy registered');
+      this.warnedIdle = true;
+      return summary;
+    }
+    if (now.getTime() < this.pausedUntil) return summary;
+    const claimed = (await this.repository.claimDue(now, this.options.batchSize, this.options.leaseMs)) as Claimed[];
+    summary.claimed = claimed.length;
+    let next = 0;
+    const lane = async () => {
+      while (next < claimed.length) {
+        const message = claimed[next++]!;
+        summary[await this.process(message, now)] += 1;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.options.concurrency, claimed.length) }, lane));
+    if (summary.claimed > 0) logger.info({ ...summary, transport: this.transport.kind }, 'send worker run');
+    return summary;
+  }
+
+  private async process(message: Claimed, now: Date): Promise<Outcome> {
+    try {
+      return await this.decideAndSend(message, now);
+    } catch (error) {
+      // Unexpected failure: the lease expires and the message is reclaimed (checked before any resend).
+      logger.error({ err: error, messageId: message.id }, 'send failed unexpectedly; left to lease expiry');
+      return 'abandoned';
+    }
+  }
+
+  private async decideAndSend(message: Claimed, now: Date): Promise<Outcome> {
+    const renderer = this.renderer!;
+    const policy = this.policy!;
+    if (message.expiresAt !== null && message.expiresAt.getTime() <= now.getTime()) {
+      logger.warn({ messageId: message.id, expiresAt: message.expiresAt.toISOString() }, 'message expired unsent');
+      return this.finish(message, now, 'dead', 'expired', 'email.dead');
+    }
+    if (message.statusReason === IN_FLIGHT) {
+      // A previous attempt reached the transport and its outcome was never recorded.
+      if ((await this.transport.lookup(message.id)) === 'accepted') return this.recordSent(message, now, null);
+      logger.warn({ messageId: message.id }, 'previous attempt outcome unknown; held for reconciliation');
+      return this.finish(message, now, 'unknown', 'outcome_unknown: previous attempt interrupted', null);
+    }
+    const context = await this.repository.recipientContext(this.repository.manager, message.contactId);
+    if (!context) return this.finish(message, now, 'dead', 'contact_missing', 'email.dead');
+    const verdict = await policy.check(this.repository.manager, message.contactId, message.kind, message.topic);
+    if (!verdict.allowed) return this.finish(message, now, 'suppressed', verdict.reason, 'email.suppressed');
+
+    const timeZone = resolveTimeZone(context, this.config);
+    const window = { quietHours: this.config.mail.quietHours, businessDays: this.config.mail.businessDays };
+    const allowedAt = nextAllowedSendTime(now, timeZone, window);
+    if (allowedAt.getTime() > now.getTime()) return this.defer(message, now, allowedAt, 'quiet_hours');
+    if (message.kind === 'advertising') {
+      const capUntil = await this.frequencyCapUntil(message, now, timeZone);
+      if (capUntil) return this.defer(message, now, nextAllowedSendTime(capUntil, timeZone, window), 'frequency_cap');
+    }
+
+    const rendered = await renderer.render({
+      template: message.template,
+      locale: message.locale,
+      messageId: message.id,
+      recipient: { ...context.recipient, timeZone },
+      account: context.account,
+      data: message.data,
+      tracking: { opens: message.trackOpens, clicks: message.trackClicks },
+    });
+    const messageIdHeader = buildMessageIdHeader(message.id, this.config.mail.from);
+    // Mark the attempt before handing it over: a crash after this point is never blindly resent.
+    const prepared = await this.repository.fencedUpdate(
+      message,
+      {
+        attemptsIncrement: true,
+        statusReason: IN_FLIGHT,
+        subject: rendered.subject,
+        locale: rendered.locale,
+        messageIdHeader,
+        transport: this.transport.kind,
+        updatedAt: now,
+      },
+      { links: rendered.links },
+    );
+    if (!prepared) return this.lostLease(message);
+    const attempt = message.attempts + 1;
+    const mail: OutgoingMail = {
+      messageId: message.id,
+      messageIdHeader,
+      from: this.config.mail.from,
+      to: context.recipient.email,
+      subject: rendered.subject,
+      html: rendered.html,
+      text: rendered.text,
+      date: now,
+      unsubscribeUrl: rendered.unsubscribeUrl,
+      unsubscribeMailto: this.config.mail.unsubscribeMailto,
+      oneClick: rendered.kind === 'advertising',
+    };
+    await this.bucket.take();
+    let providerMessageId: string | null;
+    try {
+      ({ providerMessageId } = await this.transport.send(mail));
+    } catch (error) {
+      return this.onFailure(message, now, attempt, error);
+    }
+    return this.recordSent(message, now, providerMessageId);
+  }
+
+  private async frequencyCapUntil(message: Claimed, now: Date, timeZone: string): Promise<Date | undefined> {
+    const caps = this.config.mail.caps;
+    const recent = await this.repository.advertisingSentToContact(message.contactId, new Date(now.getTime() - WEEK_MS));
+    let until: Date | undefined;
+    if (recent.length >= caps.advertisingPerContact7d) {
+      // Allowed again when the cap-th most recent send leaves the 7-day window.
+      const pivot = recent[Math.max(0, caps.advertisingPerContact7d - 1)] ?? now;
+      until = new Date(pivot.getTime() + WEEK_MS + 1000);
+    }
+    const today = await this.repository.advertisingSentToAccount(message.accountId, localDayStart(now, timeZone));
+    if (today >= caps.advertisingPerAccountDay) {
+      const tomorrow = nextLocalDayStart(now, timeZone);
+      if (!until || tomorrow > until) until = tomorrow;
+    }
+    return until;
+  }
+
+  private async onFailure(message: Claimed, now: Date, attempt: number, error: unknown): Promise<Outcome> {
+    const failure = error instanceof SendFailure ? error : new SendFailure('unknown', errorMessage(error));
+    switch (failure.kind) {
+      case 'permanent':
+        return this.finish(message, now, 'dead', `rejected: ${failure.message}`, 'email.dead', attempt);
+      case 'unknown':
+        logger.warn({ messageId: message.id, reason: failure.message }, 'send outcome unknown');
+        return this.finish(message, now, 'unknown', `outcome_unknown: ${failure.message}`, null, attempt);
+      case 'retry': {
+        if (failure.retryAfterMs !== undefined) {
+          this.pausedUntil = Math.max(this.pausedUntil, now.getTime() + failure.retryAfterMs);
+        }
+        if (attempt >= this.options.backoff.maxAttempts) {
+          const reason = `retries_exhausted: ${failure.message}`;
+          return this.finish(message, now, 'dead', reason, 'email.dead', attempt);
+        }
+        const delay = computeRetryDelay(attempt, this.options.backoff, failure.retryAfterMs);
+        const ok = await this.repository.fencedUpdate(message, {
+          status: 'queued',
+          dueAt: new Date(now.getTime() + delay),
+          statusReason: `retry: ${failure.message}`,
+          updatedAt: now,
+        });
+        return ok ? 'retried' : this.lostLease(message);
+      }
+    }
+  }
+
+  private async recordSent(message: Claimed, now: Date, providerMessageId: string | null): Promise<Outcome> {
+    const ok = await this.repository.fencedUpdate(
+      message,
+      { status: 'sent', sentAt: now, statusReason: null, providerMessageId, updatedAt: now },
+      {
+        events: [
+          this.event(message, now, 'email.sent', `${message.id}:email.sent`, { transport: this.transport.kind }),
+        ],
+      },
+    );
+    return ok ? 'sent' : this.lostLease(message);
+  }
+
+  private async defer(message: Claimed, now: Date, until: Date, reason: string): Promise<Outcome> {
+    const ok = await this.repository.fencedUpdate(
+      message,
+      { status: 'queued', dueAt: until, statusReason: reason, updatedAt: now },
+      {
+        events: [
+          this.event(message, now, 'email.deferred', `${message.id}:email.deferred:${until.toISOString()}`, {
+            reason,
+            until: until.toISOString(),
+          }),
+        ],
+      },
+    );
+    return ok ? 'deferred' : this.lostLease(message);
+  }
+
+  private async finish(
+    message: Claimed,
+    now: Date,
+    status: 'dead' | 'suppressed' | 'unknown',
+    reason: string,
+    eventType: 'email.dead' | 'email.suppressed' | null,
+    attempt?: number,
+  ): Promise<Outcome> {
+    const changes: MessageChanges = { status, statusReason: reason.slice(0, 500), updatedAt: now };
+    const key = `${message.id}:${eventType}${attempt === undefined ? '' : `:${attempt}`}`;
+    const events = eventType ? [this.event(message, now, eventType, key, { reason: reason.slice(0, 200) })] : [];
+    const ok = await this.repository.fencedUpdate(message, changes, { events });
+    return ok ? status : this.lostLease(message);
+  }
+
+  private lostLease(message: Claimed): Outcome {
+    logger.warn({ messageId: message.id }, 'lease lost: write rejected');
+    return 'abandoned';
+  }
+
+  private event(message: Claimed, now: Date, type: string, key: string, props: JsonObject): NewEventRow {
+    return {
+      type,
+      occurredAt: now,
+      receivedAt: now,
+      accountId: message.accountId,
+      contactId: message.contactId,
+      visitorId: null,
+      source: 'system',
+      idempotencyKey: key,
+      props: { messageId: message.id, template: message.template, kind: message.kind, ...props },
+    };
+  }
+}
+
+function errorMessage(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).slice(0, 500);
+}
