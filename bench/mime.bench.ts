@@ -47,9 +47,9 @@ function mailFor(i: number, html: string): OutgoingMail {
 export async function benchMime(messages = 5000, smtpMessages = 2000, smtpConnections = 2): Promise<MimeFigures> {
   const template = compiledTemplate();
   const render = (i: number) => template({ name: `山田${i}`, company: 'Acme', url: `https://t.example/c/${i}` });
-  for (let i = 0; i < 200; i += 1) await buildMime(mailFor(i, render(i))); // warm up
+  for (let i = 0; i < 200; i += 1) buildMime(mailFor(i, render(i))); // warm up
   let start = performance.now();
-  for (let i = 0; i < messages; i += 1) await buildMime(mailFor(i, render(i)));
+  for (let i = 0; i < messages; i += 1) buildMime(mailFor(i, render(i)));
   const mimePerSecond = messages / ((performance.now() - start) / 1000);
 
   const server = await startSmtpServer();

@@ -52,6 +52,26 @@ export function rewriteLinks(html: string, options: RewriteOptions): RewriteResu
   return { html: out, links };
 }
 
+/**
+ * Puts the click URLs into the plain-text part: the text shows each link's original URL
+ * (html-to-text writes `label [url]`) in the same document order as the HTML, so the
+ * i-th original is replaced by the i-th click URL, searching onwards from the previous one.
+ * A link the text does not show (an image-only anchor) is skipped.
+ */
+export function rewriteTextLinks(text: string, links: readonly string[], clickUrls: readonly string[]): string {
+  let out = '';
+  let cursor = 0;
+  links.forEach((url, i) => {
+    const click = clickUrls[i];
+    if (click === undefined) return;
+    const at = text.indexOf(url, cursor);
+    if (at === -1) return;
+    out += text.slice(cursor, at) + click;
+    cursor = at + url.length;
+  });
+  return out + text.slice(cursor);
+}
+
 /** Inserts the open pixel just before `</body>` (or at the end when there is none). */
 export function addOpenPixel(html: string, pixelUrl: string): string {
   const img = `<img src="${escapeAttribute(pixelUrl)}" width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0" />`;

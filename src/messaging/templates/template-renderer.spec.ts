@@ -202,6 +202,17 @@ describe('TemplateRenderer', () => {
     expect(m.subject).not.toMatch(/[\r\n]/);
   });
 
+  it('derives the text part from the template: personalised, unescaped, headings in their own case', async () => {
+    const r = request({ template: 'onboarding/welcome', tracking: { opens: false, clicks: false } });
+    r.recipient = { ...r.recipient, name: 'Tom & <Jerry>' };
+    const m = await renderer.render(r);
+    expect(m.html).toContain('Tom &amp; &lt;Jerry&gt;');
+    expect(m.text).toContain('Tom & <Jerry>');
+    expect(m.text).not.toContain('{{');
+    expect(m.text).not.toMatch(/\n{3,}/);
+    expect(m.text).toContain(m.unsubscribeUrl);
+  });
+
   it('never recompiles MJML across 1,000 renders, and measures renders per second', async () => {
     const before = renderer.compileCount;
     const calls = compile.mock.calls.length;

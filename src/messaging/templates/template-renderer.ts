@@ -15,7 +15,7 @@ import {
   type RenderRequest,
   unsubscribeUrl,
 } from '../messaging.contracts';
-import { addOpenPixel, rewriteLinks } from './link-rewriter';
+import { addOpenPixel, rewriteLinks, rewriteTextLinks } from './link-rewriter';
 import { compileMjml, type MjmlCompile } from './mjml-compiler';
 import {
   assembleSource,
@@ -57,6 +57,8 @@ export interface PreviewSample {
 
 interface CompiledTemplate {
   html: TemplateDelegate;
+  /** The plain-text part, derived from the compiled HTML once per template version. */
+  text: TemplateDelegate;
   subject: TemplateDelegate;
   preheader: TemplateDelegate | null;
 }
@@ -66,8 +68,11 @@ const knownHelpers = Object.fromEntries([...KNOWN_HELPERS].map((h) => [h, true])
 
 /**
  * Renders templates: MJML is compiled to HTML once per (template, locale, source
- * hash) and that HTML compiled once as a Handlebars template; each message then
- * costs one Handlebars run, link rewriting and the text conversion.
+ * hash) and that HTML compiled once as a Handlebars template. The plain-text part is
+ * made the same way: the compiled HTML, Handlebars expressions and all, is converted to
+ * text once and compiled as a second Handlebars template (converting each recipient's
+ * HTML instead cost more than everything else in a render). Each message then costs two
+ * Handlebars runs and link rewriting.
  */
 @Injectable()
 export class TemplateRenderer extends MessageRenderer implements OnModuleInit {
@@ -84,6 +89,8 @@ export class TemplateRenderer extends MessageRenderer implements OnModuleInit {
       { selector: 'tr', format: 'block' },
       { selector: 'td', format: 'block' },
       { selector: 'div[style^="display:none"]', format: 'skip' },
+      // The input holds Handlebars expressions: never change their case.
+      ...['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].map((selector) => ({ selector, options: { uppercase: false } })),
     ],
   });
   private catalog: Catalog = { root: '', templates: new Map(), layouts: new Map(), partials: new Map(), problems: [] };
@@ -204,17 +211,24 @@ export class TemplateRenderer extends MessageRenderer implements OnModuleInit {
     const subject = oneLine(compiled.subject(context, runtime));
     const preheader = compiled.preheader === null ? null : oneLine(compiled.preheader(context, runtime)) || null;
     let html = compiled.html({ ...context, preheader: preheader ?? '' }, runtime);
+    let text = compiled.text(context, runtime);
     let links: string[] = [];
     if (request.tracking.clicks) {
       const messageId = request.messageId;
+      const clickUrls: string[] = [];
       const rewritten = rewriteLinks(html, {
-        clickUrl: (l) => `${base}/t/c/${this.signer.sign({ k: 'c', m: messageId, l })}`,
+        clickUrl: (l) => {
+          const url = `${base}/t/c/${this.signer.sign({ k: 'c', m: messageId, l })}`;
+          clickUrls.push(url);
+          return url;
+        },
         keepDirect: new Set([unsubscribe, preferences]),
       });
       html = rewritten.html;
       links = rewritten.links;
+      text = rewriteTextLinks(text, links, clickUrls);
     }
-    const text = this.toText(html).trim();
+    text = tidyText(text);
     if (request.tracking.opens) {
       html = addOpenPixel(html, `${base}/t/o/${this.signer.sign({ k: 'o', m: request.messageId })}.gif`);
     }
@@ -294,6 +308,7 @@ export class TemplateRenderer extends MessageRenderer implements OnModuleInit {
     }
     const options = { knownHelpers, knownHelpersOnly: true, strict: false };
     const html = this.hbs.compile(output.html, options);
+    const text = this.hbs.compile(this.toText(output.html), { ...options, noEscape: true });
     const subject = this.hbs.compile(t.subject[locale] ?? '', { ...options, noEscape: true });
     const preheaderSource = t.preheader[locale];
     const preheader =
@@ -301,10 +316,19 @@ export class TemplateRenderer extends MessageRenderer implements OnModuleInit {
     // Handlebars compiles lazily: force it now so syntax errors surface here, not per recipient.
     const probe = { data: { locale, timeZone: 'UTC', nowMs: 0 } satisfies RenderData };
     html({}, probe);
+    text({}, probe);
     subject({}, probe);
     preheader?.({}, probe);
-    return { html, subject, preheader };
+    return { html, text, subject, preheader };
   }
+}
+
+/** At most one blank line in a row, no trailing spaces, no blank start or end. */
+function tidyText(value: string): string {
+  return value
+    .replace(/[ \t]+$/gm, '')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim();
 }
 
 /** Subjects and preheaders are single-line plain text. */

@@ -24,7 +24,7 @@ export class OutboxTransport extends MailTransport {
   override async send(mail: OutgoingMail): Promise<TransportResult> {
     this.ready ??= mkdir(this.dir, { recursive: true });
     await this.ready;
-    const raw = await buildMime(mail);
+    const raw = buildMime(mail);
     const target = this.fileOf(mail.messageId);
     const temp = join(this.dir, `.${mail.messageId}.${randomBytes(6).toString('hex')}.tmp`);
     await writeFile(temp, raw, { flag: 'wx' });

@@ -65,7 +65,7 @@ export class SmtpTransport extends MailTransport {
   }
 
   override async send(mail: OutgoingMail): Promise<TransportResult> {
-    const raw = await buildMime(mail);
+    const raw = buildMime(mail);
     try {
       const info = (await this.transporter.sendMail({
         envelope: { from: envelopeAddress(mail.from), to: [mail.to] },
