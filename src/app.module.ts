@@ -8,6 +8,7 @@ import { MessagingCoreModule } from './messaging/messaging-core.module';
 import { MessagingPolicyModule } from './messaging/policy/messaging-policy.module';
 import { MessagingSendWorkerModule } from './messaging/send/messaging-send-worker.module';
 import { MessagingSendModule } from './messaging/send/messaging-send.module';
+import { TemplatesApiModule } from './messaging/templates/templates-api.module';
 import { TrackingWorkerModule } from './tracking/tracking-worker.module';
 import { TrackingModule } from './tracking/tracking.module';
 
@@ -26,7 +27,14 @@ export class AppModule {
       MessagingCoreModule,
     ];
     if (role === 'api' || role === 'all') {
-      imports.push(ContactsModule, EventsModule, TrackingModule, MessagingPolicyModule, MessagingSendModule);
+      imports.push(
+        ContactsModule,
+        EventsModule,
+        TrackingModule,
+        MessagingPolicyModule,
+        MessagingSendModule,
+        TemplatesApiModule,
+      );
     }
     if (role === 'worker' || role === 'all') {
       imports.push(ScheduleModule.forRoot(), TrackingWorkerModule, MessagingSendWorkerModule);

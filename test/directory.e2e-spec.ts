@@ -61,12 +61,21 @@ describe('admin API: CSMs, accounts and contacts', () => {
       email: 'taro@acme.co.jp',
       roles: ['admin', 'champion'],
       consent: { basis: 'opt_in' },
+      emailTracking: null,
     });
+    const badTracking = await t.api('PATCH', '/api/contacts/c-1', { emailTracking: 'sometimes' });
+    expect(badTracking.status).toBe(400);
+    expect(JSON.stringify(badTracking.json())).toContain('"path":"emailTracking"');
 
-    const patched = await t.api('PATCH', '/api/contacts/c-1', { status: 'left', name: '山田 太郎' });
+    const patched = await t.api('PATCH', '/api/contacts/c-1', {
+      status: 'left',
+      name: '山田 太郎',
+      emailTracking: 'clicks',
+    });
     expect(patched.status).toBe(200);
     expect(patched.json()).toMatchObject({
       status: 'left',
+      emailTracking: 'clicks',
       name: '山田 太郎',
       email: 'taro@acme.co.jp',
       accountExternalId: 'acme',

@@ -206,7 +206,7 @@ describe('product-usage events: ingest and timelines', () => {
           'events.1.type',
           'events.2.type',
           'events.3.type',
-          'events.4',
+          'events.4.colour',
           'events.5.id',
           'events.6.id',
           'events.7.id',

@@ -395,6 +395,22 @@ describe('send pipeline', () => {
       expect(statuses.every((s) => s.status === 'sent')).toBe(true);
     });
 
+    it('one tick drains a backlog in back-to-back batches, not one batch a second', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 12; i += 1) ids.push((await enqueue((await contact()).contactId, 'account/notice')).id);
+      const transport = new SmtpTransport({ url: smtp.url, poolSize: 2 });
+      try {
+        await worker(transport, { batchSize: 5 }).tick();
+      } finally {
+        await transport.close();
+      }
+      const statuses = await db.dataSource.query<{ status: string }[]>(
+        `SELECT status FROM messages WHERE id = ANY($1::uuid[])`,
+        [ids],
+      );
+      expect(statuses.map((s) => s.status)).toEqual(Array.from({ length: 12 }, () => 'sent'));
+    });
+
     it('rejects a write carrying a stale lease token', async () => {
       const c = await contact();
       const message = await enqueue(c.contactId);

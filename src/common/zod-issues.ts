@@ -1,10 +1,14 @@
 import type { z } from 'zod';
 import { DomainError, ErrorCode, type FieldIssue } from './domain-error';
 
+/** One issue per field; each unknown field gets its own path (`data.colour`: unknown field). */
 export function toFieldIssues(issues: readonly z.core.$ZodIssue[], prefix: (string | number)[] = []): FieldIssue[] {
-  return issues.map((issue) => {
+  return issues.flatMap((issue) => {
     const path = [...prefix, ...issue.path.map((p) => (typeof p === 'symbol' ? p.toString() : p))];
-    return { path: path.length > 0 ? path.join('.') : '(body)', message: issue.message };
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ path: [...path, key].join('.'), message: 'unknown field' }));
+    }
+    return [{ path: path.length > 0 ? path.join('.') : '(body)', message: issue.message }];
   });
 }
 

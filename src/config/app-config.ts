@@ -43,6 +43,10 @@ export interface AppConfig {
     caps: { advertisingPerContact7d: number; advertisingPerAccountDay: number };
     /** Local times in the recipient's zone when no mail is sent, e.g. { start: '20:00', end: '09:00' }. */
     quietHours: { start: string; end: string };
+    /** `advertising`: quiet hours and business days hold advertising mail only; `all`: operational mail too. */
+    quietHoursScope: 'advertising' | 'all';
+    /** Email tracking for contacts whose own setting is null: opens and clicks, clicks only, or none. */
+    trackingDefault: 'full' | 'clicks' | 'none';
     /** Luxon weekday numbers (1 = Monday) on which mail may go. */
     businessDays: number[];
   };

@@ -135,6 +135,8 @@ export const envSchema = z
         'must be a list such as mon,tue,wed,thu,fri',
       )
       .default('mon,tue,wed,thu,fri'),
+    QUIET_HOURS_SCOPE: z.enum(['advertising', 'all']).default('advertising'),
+    EMAIL_TRACKING_DEFAULT: z.enum(['full', 'clicks', 'none']).default('full'),
     DEFAULT_TIMEZONE: timeZoneSchema.default('Asia/Tokyo'),
     DEFAULT_LOCALE: z.enum(['ja', 'en']).default('ja'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

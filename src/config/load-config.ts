@@ -122,6 +122,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
         advertisingPerAccountDay: raw.CAP_ADVERTISING_PER_ACCOUNT_DAY,
       },
       quietHours: { start: raw.QUIET_HOURS.slice(0, 5), end: raw.QUIET_HOURS.slice(6) },
+      quietHoursScope: raw.QUIET_HOURS_SCOPE,
+      trackingDefault: raw.EMAIL_TRACKING_DEFAULT,
       businessDays: raw.BUSINESS_DAYS.split(',').map(
         (d) => ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'].indexOf(d) + 1,
       ),

@@ -19,6 +19,9 @@ export const CONTACT_STATUSES = ['active', 'left', 'bounced'] as const;
 export type ContactStatus = (typeof CONTACT_STATUSES)[number];
 export const CONSENT_BASES = ['opt_in', 'existing_relationship'] as const;
 export type ConsentBasis = (typeof CONSENT_BASES)[number];
+/** What mail to this contact may measure: opens and clicks, clicks only, or nothing. */
+export const EMAIL_TRACKING_LEVELS = ['full', 'clicks', 'none'] as const;
+export type EmailTracking = (typeof EMAIL_TRACKING_LEVELS)[number];
 
 /** A person at a customer account who may receive mail. */
 @Entity('contacts')
@@ -26,6 +29,7 @@ export type ConsentBasis = (typeof CONSENT_BASES)[number];
 @Unique('uq_contacts_email', ['email'])
 @Check('ck_contacts_roles', `"roles" <@ ARRAY['admin', 'operator', 'decision_maker', 'champion']::text[]`)
 @Check('ck_contacts_status', `"status" IN ('active', 'left', 'bounced')`)
+@Check('ck_contacts_email_tracking', `"email_tracking" IS NULL OR "email_tracking" IN ('full', 'clicks', 'none')`)
 @Check('ck_contacts_locale', `"locale" IS NULL OR "locale" IN ('ja', 'en')`)
 @Check(
   'ck_contacts_consent',
@@ -65,6 +69,10 @@ export class ContactEntity {
 
   @Column('text', { default: 'active' })
   status!: ContactStatus;
+
+  /** Email tracking consent; null follows EMAIL_TRACKING_DEFAULT. */
+  @Column('text', { nullable: true })
+  emailTracking!: EmailTracking | null;
 
   /** Legal basis for advertising mail (特定電子メール法): recorded opt-in, or an existing business relationship. */
   @Column('text', { nullable: true })

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { isValidTimeZone } from '../config/config.schema';
 import { ACCOUNT_STATUSES } from './account.entity';
-import { CONTACT_ROLES, CONTACT_STATUSES } from './contact.entity';
+import { CONTACT_ROLES, CONTACT_STATUSES, EMAIL_TRACKING_LEVELS } from './contact.entity';
 
 export const externalIdSchema = z
   .string()
@@ -111,6 +111,8 @@ export const contactInputSchema = z.strictObject({
   timeZone: timeZoneSchema.nullable().optional(),
   status: z.enum(CONTACT_STATUSES).optional(),
   consent: consentSchema.nullable().optional(),
+  /** Email tracking consent: `full` (opens and clicks), `clicks`, `none`; null follows EMAIL_TRACKING_DEFAULT. */
+  emailTracking: z.enum(EMAIL_TRACKING_LEVELS).nullable().optional(),
   attributes: attributesSchema.optional(),
 });
 export type ContactInput = z.infer<typeof contactInputSchema>;

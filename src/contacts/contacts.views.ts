@@ -76,6 +76,7 @@ export interface ContactView {
   timeZone: string | null;
   status: string;
   consent: { basis: string; at: string | null; method: string | null; source: string | null } | null;
+  emailTracking: 'full' | 'clicks' | 'none' | null;
   attributes: Attributes;
   createdAt: string;
   updatedAt: string;
@@ -101,6 +102,7 @@ export function toContactView(contact: ContactEntity, accountExternalId: string)
             method: contact.consentMethod,
             source: contact.consentSource,
           },
+    emailTracking: contact.emailTracking,
     attributes: contact.attributes,
     createdAt: contact.createdAt.toISOString(),
     updatedAt: contact.updatedAt.toISOString(),

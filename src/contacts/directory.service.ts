@@ -183,6 +183,7 @@ export class DirectoryService {
     entity.consentAt = input.consent?.at ? new Date(input.consent.at) : null;
     entity.consentMethod = input.consent?.method ?? null;
     entity.consentSource = input.consent?.source ?? null;
+    entity.emailTracking = input.emailTracking ?? null;
     entity.attributes = input.attributes ?? entity.attributes ?? {};
     return this.repository.save(entity, m).catch(rethrowUnique);
   }

@@ -1,6 +1,12 @@
 import { Initial1764000000000 } from '../../migrations/1764000000000-initial';
 import { Tracking1764100000000 } from '../../migrations/1764100000000-tracking';
 import { Messaging1764200000000 } from '../../migrations/1764200000000-messaging';
+import { EmailTracking1764300000000 } from '../../migrations/1764300000000-email-tracking';
 
 /** Every migration, in order. `npm run migrate` and boot run the pending ones. */
-export const migrations = [Initial1764000000000, Tracking1764100000000, Messaging1764200000000];
+export const migrations = [
+  Initial1764000000000,
+  Tracking1764100000000,
+  Messaging1764200000000,
+  EmailTracking1764300000000,
+];

@@ -44,6 +44,7 @@ const contactFields = {
   locale: 'text',
   timeZone: 'text',
   status: 'text',
+  emailTracking: 'text',
 } satisfies Record<Exclude<keyof ContactInput, 'attributes' | 'consent'>, CellType>;
 
 interface CsvShape {

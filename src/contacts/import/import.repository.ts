@@ -172,7 +172,16 @@ const accountWrite: TableWrite<AccountImportRow> = {
   ],
 };
 
-const CONTACT = { name: 1, roles: 2, locale: 4, timeZone: 8, status: 16, consent: 32, attributes: 64 } as const;
+const CONTACT = {
+  name: 1,
+  roles: 2,
+  locale: 4,
+  timeZone: 8,
+  status: 16,
+  consent: 32,
+  attributes: 64,
+  emailTracking: 128,
+} as const;
 
 const contactWrite: TableWrite<ContactImportRow> = {
   table: 'contacts',
@@ -190,6 +199,7 @@ const contactWrite: TableWrite<ContactImportRow> = {
     ['consent_at', 'timestamptz'],
     ['consent_method', 'text'],
     ['consent_source', 'text'],
+    ['email_tracking', 'text'],
     ['attributes', 'jsonb'],
   ],
   insert: [
@@ -205,6 +215,7 @@ const contactWrite: TableWrite<ContactImportRow> = {
     'r.consent_at',
     'r.consent_method',
     'r.consent_source',
+    'r.email_tracking',
     "COALESCE(r.attributes, '{}')",
   ],
   update: [
@@ -220,6 +231,7 @@ const contactWrite: TableWrite<ContactImportRow> = {
     unlessGiven('consent_at', CONTACT.consent),
     unlessGiven('consent_method', CONTACT.consent),
     unlessGiven('consent_source', CONTACT.consent),
+    unlessGiven('email_tracking', CONTACT.emailTracking),
     unlessGiven('attributes', CONTACT.attributes, 't.attributes || r.attributes'),
   ],
   values: (row) => [
@@ -235,6 +247,7 @@ const contactWrite: TableWrite<ContactImportRow> = {
     row.consent?.at ?? null,
     row.consent?.method ?? null,
     row.consent?.source ?? null,
+    row.emailTracking ?? null,
     row.attributes === undefined ? null : JSON.stringify(row.attributes),
     given(row.name, CONTACT.name) |
       given(row.roles, CONTACT.roles) |
@@ -242,6 +255,7 @@ const contactWrite: TableWrite<ContactImportRow> = {
       given(row.timeZone, CONTACT.timeZone) |
       given(row.status, CONTACT.status) |
       given(row.consent, CONTACT.consent) |
+      given(row.emailTracking, CONTACT.emailTracking) |
       given(row.attributes, CONTACT.attributes),
   ],
 };

@@ -98,6 +98,8 @@ export interface RecipientContext {
   accountLocale: 'ja' | 'en' | null;
   contactTimeZone: string | null;
   accountTimeZone: string | null;
+  /** The contact's email tracking consent; null follows EMAIL_TRACKING_DEFAULT. */
+  emailTracking: 'full' | 'clicks' | 'none' | null;
 }
 
 /** Columns a fenced write may set. */
@@ -112,6 +114,8 @@ export interface MessageChanges {
   messageIdHeader?: string;
   transport?: string;
   providerMessageId?: string | null;
+  trackOpens?: boolean;
+  trackClicks?: boolean;
   updatedAt: Date;
 }
 
@@ -204,6 +208,7 @@ export class SendRepository {
       contact_attributes: Record<string, string | number | boolean | null>;
       contact_locale: 'ja' | 'en' | null;
       contact_time_zone: string | null;
+      email_tracking: 'full' | 'clicks' | 'none' | null;
       account_id: string;
       account_external_id: string;
       account_name: string;
@@ -215,6 +220,7 @@ export class SendRepository {
     }[] = await manager.query(
       `SELECT c.id AS contact_id, c.external_id AS contact_external_id, c.name AS contact_name, c.email, c.roles,
               c.attributes AS contact_attributes, c.locale AS contact_locale, c.time_zone AS contact_time_zone,
+              c.email_tracking,
               a.id AS account_id, a.external_id AS account_external_id, a.name AS account_name, a.plan,
               a.renewal_date::text AS renewal_date, a.attributes AS account_attributes, a.locale AS account_locale,
               a.time_zone AS account_time_zone
@@ -244,6 +250,7 @@ export class SendRepository {
       accountLocale: r.account_locale,
       contactTimeZone: r.contact_time_zone,
       accountTimeZone: r.account_time_zone,
+      emailTracking: r.email_tracking,
     };
   }
 
@@ -313,6 +320,8 @@ export class SendRepository {
       if (changes.messageIdHeader !== undefined) set('message_id_header', changes.messageIdHeader);
       if (changes.transport !== undefined) set('transport', changes.transport);
       if (changes.providerMessageId !== undefined) set('provider_message_id', changes.providerMessageId);
+      if (changes.trackOpens !== undefined) set('track_opens', changes.trackOpens);
+      if (changes.trackClicks !== undefined) set('track_clicks', changes.trackClicks);
       set('updated_at', changes.updatedAt.toISOString());
       const result: unknown = await manager.query(
         `UPDATE messages SET ${sets.join(', ')} WHERE id = $1 AND lease_token = $2 AND status = 'sending' RETURNING id`,

@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnApplicationShutdown, Optional } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { Interval } from '@nestjs/schedule';
 import { Clock } from '../../common/clock';
 import type { JsonObject } from '../../common/json';
@@ -41,8 +41,9 @@ type Claimed = MessageRow & { leaseToken: string };
  * transport; every write after the claim is fenced by the lease token.
  */
 @Injectable()
-export class SendWorker implements OnApplicationShutdown {
+export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutdown {
   private running: Promise<RunSummary> | undefined;
+  private stopping = false;
   private readonly bucket: TokenBucket;
   /** A 429's Retry-After pauses this worker's sends until then. */
   private pausedUntil = 0;
@@ -62,14 +63,30 @@ export class SendWorker implements OnApplicationShutdown {
     this.bucket = new TokenBucket(config.mail.ratePerSecond);
   }
 
+  /**
+   * Every second: runs batches back to back while they come back full (a backlog drains
+   * at the speed of the transport, not one batch a tick), until the queue is short or
+   * the application stops.
+   */
   @Interval('mail-send', 1000)
   async tick(): Promise<void> {
-    if (this.running) return;
+    if (this.running || this.stopping) return;
     try {
-      await this.runOnce(this.clock.now());
+      for (;;) {
+        const summary = await this.runOnce(this.clock.now());
+        if (this.stopping || summary.claimed < this.options.batchSize || this.now() < this.pausedUntil) break;
+      }
     } catch (error) {
       logger.error({ err: error }, 'send worker run failed');
     }
+  }
+
+  private now(): number {
+    return this.clock.now().getTime();
+  }
+
+  beforeApplicationShutdown(): void {
+    this.stopping = true;
   }
 
   /** One pass: reclaim expired leases, claim a batch, process it. Tests call it directly. */
@@ -152,13 +169,17 @@ export class SendWorker implements OnApplicationShutdown {
 
     const timeZone = resolveTimeZone(context, this.config);
     const window = { quietHours: this.config.mail.quietHours, businessDays: this.config.mail.businessDays };
-    const allowedAt = nextAllowedSendTime(now, timeZone, window);
-    if (allowedAt.getTime() > now.getTime()) return this.defer(message, now, allowedAt, 'quiet_hours');
+    if (message.kind === 'advertising' || this.config.mail.quietHoursScope === 'all') {
+      const allowedAt = nextAllowedSendTime(now, timeZone, window);
+      if (allowedAt.getTime() > now.getTime()) return this.defer(message, now, allowedAt, 'quiet_hours');
+    }
     if (message.kind === 'advertising') {
       const capUntil = await this.frequencyCapUntil(message, now, timeZone);
       if (capUntil) return this.defer(message, now, nextAllowedSendTime(capUntil, timeZone, window), 'frequency_cap');
     }
 
+    // Tracking follows the contact's consent as it is now, not as it was at enqueue.
+    const tracking = trackingFor(context.emailTracking ?? this.config.mail.trackingDefault);
     const rendered = await renderer.render({
       template: message.template,
       locale: message.locale,
@@ -166,7 +187,7 @@ export class SendWorker implements OnApplicationShutdown {
       recipient: { ...context.recipient, timeZone },
       account: context.account,
       data: message.data,
-      tracking: { opens: message.trackOpens, clicks: message.trackClicks },
+      tracking,
     });
     const messageIdHeader = buildMessageIdHeader(message.id, this.config.mail.from);
     // Mark the attempt before handing it over: a crash after this point is never blindly resent.
@@ -179,6 +200,8 @@ export class SendWorker implements OnApplicationShutdown {
         locale: rendered.locale,
         messageIdHeader,
         transport: this.transport.kind,
+        trackOpens: tracking.opens,
+        trackClicks: tracking.clicks,
         updatedAt: now,
       },
       { links: rendered.links },
@@ -315,6 +338,11 @@ export class SendWorker implements OnApplicationShutdown {
       props: { messageId: message.id, template: message.template, kind: message.kind, ...props },
     };
   }
+}
+
+/** Open pixel and click rewriting allowed by a contact's email tracking consent. */
+export function trackingFor(level: 'full' | 'clicks' | 'none'): { opens: boolean; clicks: boolean } {
+  return { opens: level === 'full', clicks: level !== 'none' };
 }
 
 function errorMessage(error: unknown): string {
