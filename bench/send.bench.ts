@@ -175,7 +175,12 @@ async function benchEndToEnd(messages: number, smtpConnections: number): Promise
      SELECT gen_random_uuid(), 'bench:' || c.id, c.id, c.account_id, 'onboarding/first-steps', COALESCE(c.locale, 'ja'),
             'advertising', 'product_tips', 'queued', now() FROM contacts c`,
   );
-  const worker = await startOn(target, { ROLE: 'worker' });
+  // BENCH_CPU_PROF=<dir>: the worker writes a V8 CPU profile there on exit.
+  const profile = process.env.BENCH_CPU_PROF;
+  const worker = await startOn(target, {
+    ROLE: 'worker',
+    ...(profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profile}` } : {}),
+  });
   try {
     const started = performance.now();
     while (smtp.received.length < messages) {

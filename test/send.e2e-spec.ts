@@ -530,6 +530,20 @@ describe('send pipeline', () => {
       expect((await events(message.id)).map((e) => e.type)).toEqual(['email.deferred']);
     });
 
+    it('counts sends decided earlier in the same batch: two mails to one contact under a cap of 1 send one', async () => {
+      const c = await contact();
+      const first = await enqueue(c.contactId);
+      const second = await enqueue(c.contactId);
+      const capped = {
+        ...config,
+        mail: { ...config.mail, caps: { advertisingPerContact7d: 1, advertisingPerAccountDay: 0 } },
+      };
+      const w = new SendWorker(repository, outbox(), clock, capped, renderer, policy, OPTIONS);
+      expect(await w.runOnce(clock.now())).toMatchObject({ claimed: 2, sent: 1, deferred: 1 });
+      const statuses = [(await row(first.id)).status_reason, (await row(second.id)).status_reason].sort();
+      expect(statuses).toEqual(['frequency_cap', null].sort());
+    });
+
     it('dead-letters a message whose window passed while the scheduler was down', async () => {
       const c = await contact();
       const message = await enqueue(c.contactId, 'onboarding/first-steps', {

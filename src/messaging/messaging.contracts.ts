@@ -79,6 +79,12 @@ export abstract class MessageRenderer {
 
 export type PolicyVerdict = { allowed: true } | { allowed: false; reason: string };
 
+export interface PolicyQuestion {
+  contactId: string;
+  kind: MessageKind;
+  topic: string | null;
+}
+
 /**
  * May this contact receive this kind of mail now? Checked at send time inside the
  * send transaction (suppression list, contact status, consent basis for advertising
@@ -91,4 +97,9 @@ export abstract class RecipientPolicy {
     kind: MessageKind,
     topic: string | null,
   ): Promise<PolicyVerdict>;
+
+  /** `check` for many recipients at once (the send worker's group commit); same answers, in order. */
+  checkMany(manager: EntityManager, items: readonly PolicyQuestion[]): Promise<PolicyVerdict[]> {
+    return Promise.all(items.map((i) => this.check(manager, i.contactId, i.kind, i.topic)));
+  }
 }

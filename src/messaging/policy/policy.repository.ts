@@ -52,6 +52,37 @@ export class PolicyRepository {
     return this.dataSource.transaction(work);
   }
 
+  /** recipientFacts of many (contact, topic) pairs in one query, in the order asked. */
+  async recipientFactsMany(
+    manager: EntityManager,
+    items: readonly { contactId: string; topic: string | null }[],
+  ): Promise<(RecipientFacts | null)[]> {
+    const rows: {
+      ord: string;
+      status: ContactStatus;
+      consent_basis: ConsentBasis | null;
+      suppression: SuppressionReason | null;
+      topic_subscribed: boolean | null;
+    }[] = await manager.query(
+      `SELECT i.ord, c.status, c.consent_basis, s.reason AS suppression,
+              (SELECT p.subscribed FROM contact_preferences p WHERE p.contact_id = c.id AND p.topic = i.topic) AS topic_subscribed
+       FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS i(contact_id, topic, ord)
+       JOIN contacts c ON c.id = i.contact_id
+       LEFT JOIN suppressions s ON s.email = lower(btrim(c.email))`,
+      [items.map((i) => i.contactId), items.map((i) => i.topic)],
+    );
+    const facts = new Array<RecipientFacts | null>(items.length).fill(null);
+    for (const row of rows) {
+      facts[Number(row.ord) - 1] = {
+        status: row.status,
+        consentBasis: row.consent_basis,
+        suppression: row.suppression,
+        topicSubscribed: row.topic_subscribed,
+      };
+    }
+    return facts;
+  }
+
   /** Status, consent, suppression of the normalised address and topic choice of one contact, in one query. */
   async recipientFacts(
     manager: EntityManager,

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { MessageKind } from '../message.entity';
-import { type PolicyVerdict, RecipientPolicy } from '../messaging.contracts';
+import { type PolicyQuestion, type PolicyVerdict, RecipientPolicy } from '../messaging.contracts';
 import { PolicyRepository } from './policy.repository';
 import { decideRecipientPolicy } from './recipient-policy.util';
 
@@ -20,5 +20,10 @@ export class RecipientPolicyService extends RecipientPolicy {
   ): Promise<PolicyVerdict> {
     const facts = await this.repository.recipientFacts(manager, contactId, topic);
     return decideRecipientPolicy(facts, kind, topic);
+  }
+
+  override async checkMany(manager: EntityManager, items: readonly PolicyQuestion[]): Promise<PolicyVerdict[]> {
+    const facts = await this.repository.recipientFactsMany(manager, items);
+    return items.map((item, i) => decideRecipientPolicy(facts[i] ?? null, item.kind, item.topic));
   }
 }

@@ -59,8 +59,16 @@ export function localDayStart(now: Date, timeZone: string): Date {
   return DateTime.fromJSDate(now, { zone: timeZone }).startOf('day').toJSDate();
 }
 
+/** Zone names already checked (a check costs a DateTime construction; the send path asks per message). */
+const zoneValidity = new Map<string, boolean>();
+
 /** A usable IANA zone name, or undefined. */
 export function validTimeZone(zone: string | null | undefined): string | undefined {
   if (!zone) return undefined;
-  return DateTime.now().setZone(zone).isValid ? zone : undefined;
+  let valid = zoneValidity.get(zone);
+  if (valid === undefined) {
+    valid = DateTime.now().setZone(zone).isValid;
+    if (zoneValidity.size < 10_000) zoneValidity.set(zone, valid);
+  }
+  return valid ? zone : undefined;
 }

@@ -14,8 +14,8 @@ export interface SendWorkerOptions {
 export const SEND_WORKER_OPTIONS = Symbol('SEND_WORKER_OPTIONS');
 
 export const DEFAULT_SEND_WORKER_OPTIONS: SendWorkerOptions = {
-  batchSize: 100,
+  batchSize: 200,
   leaseMs: 5 * 60_000,
-  concurrency: 8,
+  concurrency: 16,
   backoff: DEFAULT_BACKOFF,
 };

@@ -127,6 +127,27 @@ export interface OutboxListRow {
   sentAt: Date | null;
 }
 
+/** status_reason of a message handed to the transport whose outcome is not yet recorded. */
+export const IN_FLIGHT_REASON = 'in_flight';
+
+export interface InFlightMark {
+  message: { id: string; leaseToken: string };
+  subject: string;
+  locale: 'ja' | 'en';
+  messageIdHeader: string;
+  transport: string;
+  trackOpens: boolean;
+  trackClicks: boolean;
+  links: string[];
+}
+
+export interface SentRecord {
+  message: { id: string; leaseToken: string };
+  providerMessageId: string | null;
+  eventKey: string;
+  eventProps: JsonObject;
+}
+
 /** Rows an UPDATE ... RETURNING touched (TypeORM answers `[rows, count]` for UPDATE on PostgreSQL). */
 function updatedRows(result: unknown): number {
   if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0])) return (result[0] as unknown[]).length;
@@ -199,6 +220,14 @@ export class SendRepository {
   }
 
   async recipientContext(manager: EntityManager, contactId: string): Promise<RecipientContext | undefined> {
+    return (await this.recipientContexts(manager, [contactId])).get(contactId);
+  }
+
+  /** Recipient contexts of many contacts in one query (a claimed batch), by contact id. */
+  async recipientContexts(
+    manager: EntityManager,
+    contactIds: readonly string[],
+  ): Promise<Map<string, RecipientContext>> {
     const rows: {
       contact_id: string;
       contact_external_id: string;
@@ -224,34 +253,36 @@ export class SendRepository {
               a.id AS account_id, a.external_id AS account_external_id, a.name AS account_name, a.plan,
               a.renewal_date::text AS renewal_date, a.attributes AS account_attributes, a.locale AS account_locale,
               a.time_zone AS account_time_zone
-       FROM contacts c JOIN accounts a ON a.id = c.account_id WHERE c.id = $1`,
-      [contactId],
+       FROM contacts c JOIN accounts a ON a.id = c.account_id WHERE c.id = ANY($1::uuid[])`,
+      [[...new Set(contactIds)]],
     );
-    const r = rows[0];
-    if (!r) return undefined;
-    return {
-      recipient: {
-        contactId: r.contact_id,
-        externalId: r.contact_external_id,
-        name: r.contact_name,
-        email: r.email,
-        roles: r.roles,
-        attributes: r.contact_attributes,
-      },
-      account: {
-        accountId: r.account_id,
-        externalId: r.account_external_id,
-        name: r.account_name,
-        plan: r.plan,
-        renewalDate: r.renewal_date,
-        attributes: r.account_attributes,
-      },
-      contactLocale: r.contact_locale,
-      accountLocale: r.account_locale,
-      contactTimeZone: r.contact_time_zone,
-      accountTimeZone: r.account_time_zone,
-      emailTracking: r.email_tracking,
-    };
+    const contexts = new Map<string, RecipientContext>();
+    for (const r of rows) {
+      contexts.set(r.contact_id, {
+        recipient: {
+          contactId: r.contact_id,
+          externalId: r.contact_external_id,
+          name: r.contact_name,
+          email: r.email,
+          roles: r.roles,
+          attributes: r.contact_attributes,
+        },
+        account: {
+          accountId: r.account_id,
+          externalId: r.account_external_id,
+          name: r.account_name,
+          plan: r.plan,
+          renewalDate: r.renewal_date,
+          attributes: r.account_attributes,
+        },
+        contactLocale: r.contact_locale,
+        accountLocale: r.account_locale,
+        contactTimeZone: r.contact_time_zone,
+        accountTimeZone: r.account_time_zone,
+        emailTracking: r.email_tracking,
+      });
+    }
+    return contexts;
   }
 
   /**
@@ -292,74 +323,200 @@ export class SendRepository {
   /**
    * Applies `changes` only while `leaseToken` still holds the message (status sending);
    * leaves the lease in place when the status stays `sending`, clears it otherwise.
-   * Returns false (nothing written) for a stale token. Optional events and links are
-   * written in the same transaction, only when the fenced update succeeded.
+   * Returns false (nothing written) for a stale token. Optional links and events are
+   * written by the same statement (data-modifying CTEs that only act when the fenced
+   * UPDATE matched), so each fenced write is one atomic round trip.
    */
   async fencedUpdate(
     message: { id: string; leaseToken: string },
     changes: MessageChanges,
     extra: { events?: NewEventRow[]; links?: string[] } = {},
   ): Promise<boolean> {
-    return this.dataSource.transaction(async (manager) => {
-      const sets: string[] = [];
-      const params: unknown[] = [message.id, message.leaseToken];
-      const set = (column: string, value: unknown) => {
-        params.push(value);
-        sets.push(`${column} = $${params.length}`);
-      };
-      if (changes.status !== undefined) {
-        set('status', changes.status);
-        if (changes.status !== 'sending') sets.push('lease_token = NULL', 'lease_expires_at = NULL');
-      }
-      if (changes.dueAt !== undefined) set('due_at', changes.dueAt.toISOString());
-      if (changes.statusReason !== undefined) set('status_reason', changes.statusReason);
-      if (changes.attemptsIncrement) sets.push('attempts = attempts + 1');
-      if (changes.sentAt !== undefined) set('sent_at', changes.sentAt.toISOString());
-      if (changes.subject !== undefined) set('subject', changes.subject);
-      if (changes.locale !== undefined) set('locale', changes.locale);
-      if (changes.messageIdHeader !== undefined) set('message_id_header', changes.messageIdHeader);
-      if (changes.transport !== undefined) set('transport', changes.transport);
-      if (changes.providerMessageId !== undefined) set('provider_message_id', changes.providerMessageId);
-      if (changes.trackOpens !== undefined) set('track_opens', changes.trackOpens);
-      if (changes.trackClicks !== undefined) set('track_clicks', changes.trackClicks);
-      set('updated_at', changes.updatedAt.toISOString());
-      const result: unknown = await manager.query(
-        `UPDATE messages SET ${sets.join(', ')} WHERE id = $1 AND lease_token = $2 AND status = 'sending' RETURNING id`,
-        params,
+    const sets: string[] = [];
+    const params: unknown[] = [message.id, message.leaseToken];
+    const param = (value: unknown): string => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    const set = (column: string, value: unknown) => sets.push(`${column} = ${param(value)}`);
+    if (changes.status !== undefined) {
+      set('status', changes.status);
+      if (changes.status !== 'sending') sets.push('lease_token = NULL', 'lease_expires_at = NULL');
+    }
+    if (changes.dueAt !== undefined) set('due_at', changes.dueAt.toISOString());
+    if (changes.statusReason !== undefined) set('status_reason', changes.statusReason);
+    if (changes.attemptsIncrement) sets.push('attempts = attempts + 1');
+    if (changes.sentAt !== undefined) set('sent_at', changes.sentAt.toISOString());
+    if (changes.subject !== undefined) set('subject', changes.subject);
+    if (changes.locale !== undefined) set('locale', changes.locale);
+    if (changes.messageIdHeader !== undefined) set('message_id_header', changes.messageIdHeader);
+    if (changes.transport !== undefined) set('transport', changes.transport);
+    if (changes.providerMessageId !== undefined) set('provider_message_id', changes.providerMessageId);
+    if (changes.trackOpens !== undefined) set('track_opens', changes.trackOpens);
+    if (changes.trackClicks !== undefined) set('track_clicks', changes.trackClicks);
+    set('updated_at', changes.updatedAt.toISOString());
+    const ctes = [
+      `m AS (UPDATE messages SET ${sets.join(', ')}
+             WHERE id = $1 AND lease_token = $2 AND status = 'sending' RETURNING id)`,
+    ];
+    if (extra.links !== undefined) {
+      // Upsert by index and trim the tail: a re-render may have fewer links than a previous attempt.
+      const urls = param(extra.links);
+      ctes.push(
+        `links AS (INSERT INTO message_links (message_id, link_index, url)
+                   SELECT m.id, u.ord - 1, u.url FROM m, unnest(${urls}::text[]) WITH ORDINALITY AS u(url, ord)
+                   ON CONFLICT ON CONSTRAINT pk_message_links DO UPDATE SET url = EXCLUDED.url)`,
+        `trimmed AS (DELETE FROM message_links
+                     WHERE message_id IN (SELECT id FROM m) AND link_index >= cardinality(${urls}::text[]))`,
       );
-      if (updatedRows(result) !== 1) return false;
-      if (extra.links !== undefined) {
-        await manager.query(`DELETE FROM message_links WHERE message_id = $1`, [message.id]);
-        if (extra.links.length > 0) {
-          await manager.query(
-            `INSERT INTO message_links (message_id, link_index, url)
-             SELECT $1, u.ord - 1, u.url FROM unnest($2::text[]) WITH ORDINALITY AS u(url, ord)`,
-            [message.id, extra.links],
-          );
-        }
-      }
-      if (extra.events && extra.events.length > 0) await this.events.appendEvents(manager, extra.events);
-      return true;
-    });
+    }
+    if (extra.events && extra.events.length > 0) {
+      const e = extra.events;
+      const cols = [
+        param(e.map((r) => r.type)),
+        param(e.map((r) => r.occurredAt.toISOString())),
+        param(e.map((r) => r.receivedAt.toISOString())),
+        param(e.map((r) => r.accountId)),
+        param(e.map((r) => r.contactId)),
+        param(e.map((r) => r.visitorId)),
+        param(e.map((r) => r.source)),
+        param(e.map((r) => r.idempotencyKey)),
+        param(e.map((r) => JSON.stringify(r.props))),
+      ];
+      const types = ['text', 'timestamptz', 'timestamptz', 'uuid', 'uuid', 'text', 'text', 'text', 'jsonb'];
+      ctes.push(
+        `events_added AS (INSERT INTO events (type, occurred_at, received_at, account_id, contact_id, visitor_id, source, idempotency_key, props)
+                          SELECT u.* FROM m, unnest(${cols.map((c, i) => `${c}::${types[i]}[]`).join(', ')})
+                            AS u(type, occurred_at, received_at, account_id, contact_id, visitor_id, source, idempotency_key, props)
+                          ON CONFLICT ON CONSTRAINT uq_events_source_idempotency_key DO NOTHING)`,
+      );
+    }
+    const rows: { n: number }[] = await this.dataSource.query(
+      `WITH ${ctes.join(',\n')} SELECT count(*)::int AS n FROM m`,
+      params,
+    );
+    return rows[0]?.n === 1;
   }
 
-  /** Send times of advertising mail to the contact since `since`, newest first. */
-  async advertisingSentToContact(contactId: string, since: Date): Promise<Date[]> {
-    const rows: { sent_at: Date }[] = await this.dataSource.query(
-      `SELECT sent_at FROM messages WHERE contact_id = $1 AND kind = 'advertising' AND status = ANY($2::text[])
-         AND sent_at > $3 ORDER BY sent_at DESC`,
-      [contactId, SENT_STATUSES, since.toISOString()],
+  /**
+   * Marks many claimed messages as handed to the transport (attempt counted, `in_flight`,
+   * render results and links stored), each fenced by its lease token, in one statement.
+   * Returns, per item in order, whether its fenced update matched.
+   */
+  async markInFlightMany(items: readonly InFlightMark[], now: Date): Promise<boolean[]> {
+    const links = items.flatMap((item) => item.links.map((url, index) => ({ id: item.message.id, index, url })));
+    const rows: { id: string }[] = await this.dataSource.query(
+      `WITH input AS (
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[], $8::boolean[], $9::int[])
+           AS i(id, lease_token, subject, locale, message_id_header, transport, track_opens, track_clicks, link_count)
+       ),
+       m AS (
+         UPDATE messages SET attempts = messages.attempts + 1, status_reason = $14, subject = i.subject,
+           locale = i.locale, message_id_header = i.message_id_header, transport = i.transport,
+           track_opens = i.track_opens, track_clicks = i.track_clicks, updated_at = $13
+         FROM input i
+         WHERE messages.id = i.id AND messages.lease_token = i.lease_token AND messages.status = 'sending'
+         RETURNING messages.id
+       ),
+       links AS (
+         INSERT INTO message_links (message_id, link_index, url)
+         SELECT l.message_id, l.link_index, l.url
+         FROM unnest($10::uuid[], $11::int[], $12::text[]) AS l(message_id, link_index, url) JOIN m ON m.id = l.message_id
+         ON CONFLICT ON CONSTRAINT pk_message_links DO UPDATE SET url = EXCLUDED.url
+       ),
+       trimmed AS (
+         DELETE FROM message_links ml USING m JOIN input i ON i.id = m.id
+         WHERE ml.message_id = m.id AND ml.link_index >= i.link_count
+       )
+       SELECT id FROM m`,
+      [
+        items.map((i) => i.message.id),
+        items.map((i) => i.message.leaseToken),
+        items.map((i) => i.subject),
+        items.map((i) => i.locale),
+        items.map((i) => i.messageIdHeader),
+        items.map((i) => i.transport),
+        items.map((i) => i.trackOpens),
+        items.map((i) => i.trackClicks),
+        items.map((i) => i.links.length),
+        links.map((l) => l.id),
+        links.map((l) => l.index),
+        links.map((l) => l.url),
+        now.toISOString(),
+        IN_FLIGHT_REASON,
+      ],
     );
-    return rows.map((r) => new Date(r.sent_at));
+    const matched = new Set(rows.map((r) => r.id));
+    return items.map((i) => matched.has(i.message.id));
   }
 
-  async advertisingSentToAccount(accountId: string, since: Date): Promise<number> {
-    const rows: { n: string }[] = await this.dataSource.query(
-      `SELECT count(*) AS n FROM messages WHERE account_id = $1 AND kind = 'advertising' AND status = ANY($2::text[])
-         AND sent_at >= $3`,
-      [accountId, SENT_STATUSES, since.toISOString()],
+  /**
+   * Records many messages the transport accepted (`sent`, lease cleared) with their
+   * `email.sent` events, each fenced by its lease token, in one statement.
+   */
+  async recordSentMany(items: readonly SentRecord[], now: Date): Promise<boolean[]> {
+    const rows: { id: string }[] = await this.dataSource.query(
+      `WITH input AS (
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[])
+           AS i(id, lease_token, provider_message_id, event_key, event_props)
+       ),
+       m AS (
+         UPDATE messages SET status = 'sent', sent_at = $6, status_reason = NULL, lease_token = NULL,
+           lease_expires_at = NULL, provider_message_id = i.provider_message_id, updated_at = $6
+         FROM input i
+         WHERE messages.id = i.id AND messages.lease_token = i.lease_token AND messages.status = 'sending'
+         RETURNING messages.id, messages.account_id, messages.contact_id
+       ),
+       events_added AS (
+         INSERT INTO events (type, occurred_at, received_at, account_id, contact_id, source, idempotency_key, props)
+         SELECT 'email.sent', $6, $6, m.account_id, m.contact_id, 'system', i.event_key, i.event_props
+         FROM m JOIN input i ON i.id = m.id
+         ON CONFLICT ON CONSTRAINT uq_events_source_idempotency_key DO NOTHING
+       )
+       SELECT id FROM m`,
+      [
+        items.map((i) => i.message.id),
+        items.map((i) => i.message.leaseToken),
+        items.map((i) => i.providerMessageId),
+        items.map((i) => i.eventKey),
+        items.map((i) => JSON.stringify(i.eventProps)),
+        now.toISOString(),
+      ],
     );
-    return Number(rows[0]?.n ?? 0);
+    const matched = new Set(rows.map((r) => r.id));
+    return items.map((i) => matched.has(i.message.id));
+  }
+
+  /**
+   * Send times (newest first) of advertising mail that went out since `since` to any of
+   * these contacts, and to any of these accounts: the frequency caps of a claimed batch,
+   * read in one query.
+   */
+  async advertisingHistory(
+    contactIds: readonly string[],
+    accountIds: readonly string[],
+    since: Date,
+  ): Promise<{ byContact: Map<string, Date[]>; byAccount: Map<string, Date[]> }> {
+    const rows: { contact_id: string; account_id: string; sent_at: Date }[] = await this.dataSource.query(
+      `SELECT contact_id, account_id, sent_at FROM messages
+       WHERE kind = 'advertising' AND status = ANY($1::text[]) AND sent_at > $2
+         AND (contact_id = ANY($3::uuid[]) OR account_id = ANY($4::uuid[]))
+       ORDER BY sent_at DESC`,
+      [SENT_STATUSES, since.toISOString(), [...new Set(contactIds)], [...new Set(accountIds)]],
+    );
+    const byContact = new Map<string, Date[]>();
+    const byAccount = new Map<string, Date[]>();
+    const push = (map: Map<string, Date[]>, key: string, at: Date) => {
+      const list = map.get(key);
+      if (list) list.push(at);
+      else map.set(key, [at]);
+    };
+    for (const r of rows) {
+      const at = new Date(r.sent_at);
+      push(byContact, r.contact_id, at);
+      push(byAccount, r.account_id, at);
+    }
+    return { byContact, byAccount };
   }
 
   async recentOutbox(limit: number): Promise<OutboxListRow[]> {

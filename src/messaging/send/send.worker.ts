@@ -5,18 +5,28 @@ import type { JsonObject } from '../../common/json';
 import { logger } from '../../common/logger';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import type { NewEventRow } from '../../events/events.repository';
-import { MessageRenderer, RecipientPolicy } from '../messaging.contracts';
+import { MessageRenderer, type PolicyQuestion, type PolicyVerdict, RecipientPolicy } from '../messaging.contracts';
 import { buildMessageIdHeader, type OutgoingMail } from './outgoing-mail';
 import { resolveTimeZone } from './recipient-zone.util';
 import { computeRetryDelay, SendFailure } from './retry-policy.util';
-import { localDayStart, nextAllowedSendTime, nextLocalDayStart } from './send-window.util';
+import { nextAllowedSendTime } from './send-window.util';
 import { DEFAULT_SEND_WORKER_OPTIONS, SEND_WORKER_OPTIONS, type SendWorkerOptions } from './send.options';
-import { type MessageChanges, type MessageRow, SendRepository } from './send.repository';
+import {
+  IN_FLIGHT_REASON,
+  type InFlightMark,
+  type MessageChanges,
+  type MessageRow,
+  type RecipientContext,
+  SendRepository,
+  type SentRecord,
+} from './send.repository';
+import { GroupCommit } from '../../common/group-commit';
+import { frequencyCapUntil } from './frequency-cap.util';
 import { TokenBucket } from './token-bucket';
 import { MailTransport } from './transports/mail-transport';
 
 /** status_reason of a message handed to the transport whose outcome is not yet recorded. */
-export const IN_FLIGHT = 'in_flight';
+export const IN_FLIGHT = IN_FLIGHT_REASON;
 const WEEK_MS = 7 * 24 * 60 * 60_000;
 
 export interface RunSummary {
@@ -35,6 +45,14 @@ export interface RunSummary {
 type Outcome = Exclude<keyof RunSummary, 'reclaimed' | 'claimed'>;
 type Claimed = MessageRow & { leaseToken: string };
 
+/** What a claimed batch needs, read once for the whole batch. */
+interface BatchFacts {
+  contexts: Map<string, RecipientContext>;
+  /** Advertising send times, newest first; a send decided in this batch is added at once. */
+  sentByContact: Map<string, Date[]>;
+  sentByAccount: Map<string, Date[]>;
+}
+
 /**
  * Sends due messages. Claims a batch (FOR UPDATE SKIP LOCKED, leased), then per message
  * outside the claim: expiry, recipient policy, quiet hours, frequency caps, render,
@@ -49,6 +67,13 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
   private pausedUntil = 0;
   private warnedIdle = false;
   private readonly options: SendWorkerOptions;
+  /**
+   * The three per-message statements of a send (policy check just before it, the in-flight
+   * mark, the sent record) are group-committed: the lanes of a batch share round trips.
+   */
+  private readonly policyChecks: GroupCommit<PolicyQuestion, PolicyVerdict>;
+  private readonly inFlightMarks: GroupCommit<InFlightMark & { now: Date }, boolean>;
+  private readonly sentRecords: GroupCommit<SentRecord & { now: Date }, boolean>;
 
   constructor(
     private readonly repository: SendRepository,
@@ -61,6 +86,9 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
   ) {
     this.options = { ...DEFAULT_SEND_WORKER_OPTIONS, ...options };
     this.bucket = new TokenBucket(config.mail.ratePerSecond);
+    this.policyChecks = new GroupCommit((items) => this.policy!.checkMany(this.repository.manager, items));
+    this.inFlightMarks = new GroupCommit((items) => this.repository.markInFlightMany(items, items[0]!.now));
+    this.sentRecords = new GroupCommit((items) => this.repository.recordSentMany(items, items[0]!.now));
   }
 
   /**
@@ -127,11 +155,13 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
     if (now.getTime() < this.pausedUntil) return summary;
     const claimed = (await this.repository.claimDue(now, this.options.batchSize, this.options.leaseMs)) as Claimed[];
     summary.claimed = claimed.length;
+    if (claimed.length === 0) return summary;
+    const facts = await this.batchFacts(claimed, now);
     let next = 0;
     const lane = async () => {
       while (next < claimed.length) {
         const message = claimed[next++]!;
-        summary[await this.process(message, now)] += 1;
+        summary[await this.process(message, now, facts)] += 1;
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.options.concurrency, claimed.length) }, lane));
@@ -139,9 +169,24 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
     return summary;
   }
 
-  private async process(message: Claimed, now: Date): Promise<Outcome> {
+  private async batchFacts(claimed: readonly Claimed[], now: Date): Promise<BatchFacts> {
+    const contacts = claimed.map((m) => m.contactId);
+    const contexts = await this.repository.recipientContexts(this.repository.manager, contacts);
+    const advertising = claimed.filter((m) => m.kind === 'advertising');
+    const history =
+      advertising.length === 0
+        ? { byContact: new Map<string, Date[]>(), byAccount: new Map<string, Date[]>() }
+        : await this.repository.advertisingHistory(
+            advertising.map((m) => m.contactId),
+            advertising.map((m) => m.accountId),
+            new Date(now.getTime() - WEEK_MS),
+          );
+    return { contexts, sentByContact: history.byContact, sentByAccount: history.byAccount };
+  }
+
+  private async process(message: Claimed, now: Date, facts: BatchFacts): Promise<Outcome> {
     try {
-      return await this.decideAndSend(message, now);
+      return await this.decideAndSend(message, now, facts);
     } catch (error) {
       // Unexpected failure: the lease expires and the message is reclaimed (checked before any resend).
       logger.error({ err: error, messageId: message.id }, 'send failed unexpectedly; left to lease expiry');
@@ -149,9 +194,7 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
     }
   }
 
-  private async decideAndSend(message: Claimed, now: Date): Promise<Outcome> {
-    const renderer = this.renderer!;
-    const policy = this.policy!;
+  private async decideAndSend(message: Claimed, now: Date, facts: BatchFacts): Promise<Outcome> {
     if (message.expiresAt !== null && message.expiresAt.getTime() <= now.getTime()) {
       logger.warn({ messageId: message.id, expiresAt: message.expiresAt.toISOString() }, 'message expired unsent');
       return this.finish(message, now, 'dead', 'expired', 'email.dead');
@@ -162,9 +205,13 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
       logger.warn({ messageId: message.id }, 'previous attempt outcome unknown; held for reconciliation');
       return this.finish(message, now, 'unknown', 'outcome_unknown: previous attempt interrupted', null);
     }
-    const context = await this.repository.recipientContext(this.repository.manager, message.contactId);
+    const context = facts.contexts.get(message.contactId);
     if (!context) return this.finish(message, now, 'dead', 'contact_missing', 'email.dead');
-    const verdict = await policy.check(this.repository.manager, message.contactId, message.kind, message.topic);
+    const verdict = await this.policyChecks.submit({
+      contactId: message.contactId,
+      kind: message.kind,
+      topic: message.topic,
+    });
     if (!verdict.allowed) return this.finish(message, now, 'suppressed', verdict.reason, 'email.suppressed');
 
     const timeZone = resolveTimeZone(context, this.config);
@@ -173,10 +220,37 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
       const allowedAt = nextAllowedSendTime(now, timeZone, window);
       if (allowedAt.getTime() > now.getTime()) return this.defer(message, now, allowedAt, 'quiet_hours');
     }
+    let release: () => void = noop;
     if (message.kind === 'advertising') {
-      const capUntil = await this.frequencyCapUntil(message, now, timeZone);
+      const sentToContact = listIn(facts.sentByContact, message.contactId);
+      const sentToAccount = listIn(facts.sentByAccount, message.accountId);
+      const capUntil = frequencyCapUntil(sentToContact, sentToAccount, now, timeZone, this.config.mail.caps);
       if (capUntil) return this.defer(message, now, nextAllowedSendTime(capUntil, timeZone, window), 'frequency_cap');
+      // Reserve the slot now (synchronously, before any await) so a second message of the
+      // batch to the same contact or account sees it; released if this one is not sent.
+      sentToContact.unshift(now);
+      sentToAccount.unshift(now);
+      release = once(() => {
+        sentToContact.splice(sentToContact.indexOf(now), 1);
+        sentToAccount.splice(sentToAccount.indexOf(now), 1);
+      });
     }
+    try {
+      return await this.renderAndSend(message, now, context, timeZone, release);
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+
+  private async renderAndSend(
+    message: Claimed,
+    now: Date,
+    context: RecipientContext,
+    timeZone: string,
+    release: () => void,
+  ): Promise<Outcome> {
+    const renderer = this.renderer!;
 
     // Tracking follows the contact's consent as it is now, not as it was at enqueue.
     const tracking = trackingFor(context.emailTracking ?? this.config.mail.trackingDefault);
@@ -191,21 +265,17 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
     });
     const messageIdHeader = buildMessageIdHeader(message.id, this.config.mail.from);
     // Mark the attempt before handing it over: a crash after this point is never blindly resent.
-    const prepared = await this.repository.fencedUpdate(
+    const prepared = await this.inFlightMarks.submit({
       message,
-      {
-        attemptsIncrement: true,
-        statusReason: IN_FLIGHT,
-        subject: rendered.subject,
-        locale: rendered.locale,
-        messageIdHeader,
-        transport: this.transport.kind,
-        trackOpens: tracking.opens,
-        trackClicks: tracking.clicks,
-        updatedAt: now,
-      },
-      { links: rendered.links },
-    );
+      subject: rendered.subject,
+      locale: rendered.locale,
+      messageIdHeader,
+      transport: this.transport.kind,
+      trackOpens: tracking.opens,
+      trackClicks: tracking.clicks,
+      links: rendered.links,
+      now,
+    });
     if (!prepared) return this.lostLease(message);
     const attempt = message.attempts + 1;
     const mail: OutgoingMail = {
@@ -226,26 +296,10 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
     try {
       ({ providerMessageId } = await this.transport.send(mail));
     } catch (error) {
+      release();
       return this.onFailure(message, now, attempt, error);
     }
     return this.recordSent(message, now, providerMessageId);
-  }
-
-  private async frequencyCapUntil(message: Claimed, now: Date, timeZone: string): Promise<Date | undefined> {
-    const caps = this.config.mail.caps;
-    const recent = await this.repository.advertisingSentToContact(message.contactId, new Date(now.getTime() - WEEK_MS));
-    let until: Date | undefined;
-    if (recent.length >= caps.advertisingPerContact7d) {
-      // Allowed again when the cap-th most recent send leaves the 7-day window.
-      const pivot = recent[Math.max(0, caps.advertisingPerContact7d - 1)] ?? now;
-      until = new Date(pivot.getTime() + WEEK_MS + 1000);
-    }
-    const today = await this.repository.advertisingSentToAccount(message.accountId, localDayStart(now, timeZone));
-    if (today >= caps.advertisingPerAccountDay) {
-      const tomorrow = nextLocalDayStart(now, timeZone);
-      if (!until || tomorrow > until) until = tomorrow;
-    }
-    return until;
   }
 
   private async onFailure(message: Claimed, now: Date, attempt: number, error: unknown): Promise<Outcome> {
@@ -277,15 +331,16 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
   }
 
   private async recordSent(message: Claimed, now: Date, providerMessageId: string | null): Promise<Outcome> {
-    const ok = await this.repository.fencedUpdate(
+    const event = this.event(message, now, 'email.sent', `${message.id}:email.sent`, {
+      transport: this.transport.kind,
+    });
+    const ok = await this.sentRecords.submit({
       message,
-      { status: 'sent', sentAt: now, statusReason: null, providerMessageId, updatedAt: now },
-      {
-        events: [
-          this.event(message, now, 'email.sent', `${message.id}:email.sent`, { transport: this.transport.kind }),
-        ],
-      },
-    );
+      providerMessageId,
+      eventKey: event.idempotencyKey,
+      eventProps: event.props,
+      now,
+    });
     return ok ? 'sent' : this.lostLease(message);
   }
 
@@ -343,6 +398,27 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
 /** Open pixel and click rewriting allowed by a contact's email tracking consent. */
 export function trackingFor(level: 'full' | 'clicks' | 'none'): { opens: boolean; clicks: boolean } {
   return { opens: level === 'full', clicks: level !== 'none' };
+}
+
+function noop(): void {}
+
+/** `fn` that runs at most once, however often it is called. */
+function once(fn: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    fn();
+  };
+}
+
+function listIn(map: Map<string, Date[]>, key: string): Date[] {
+  let list = map.get(key);
+  if (!list) {
+    list = [];
+    map.set(key, list);
+  }
+  return list;
 }
 
 function errorMessage(error: unknown): string {
