@@ -84,7 +84,18 @@ export async function createTarget(engine: Engine, extraEnv: NodeJS.ProcessEnv =
 
 export async function startOn(target: BenchTarget, env: NodeJS.ProcessEnv = {}): Promise<TendProcess> {
   const port = await freePort();
-  const tend = startTend({ ...target.env, PUBLIC_BASE_URL: `http://127.0.0.1:${port}`, ROLE: 'api', ...env }, port);
+  // BENCH_CPU_PROF=<dir>: every Tend process of the run writes a V8 CPU profile there on exit.
+  const profile = process.env.BENCH_CPU_PROF;
+  const tend = startTend(
+    {
+      ...target.env,
+      PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+      ROLE: 'api',
+      ...(profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profile}` } : {}),
+      ...env,
+    },
+    port,
+  );
   await waitReady(tend, 120_000);
   return tend;
 }

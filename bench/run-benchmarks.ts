@@ -7,7 +7,7 @@ import { benchPixel, type PixelFigures } from './pixel.bench';
 import { benchSend, type SendFigures } from './send.bench';
 
 /**
- * `npm run bench [-- --only ingest,pixel,send] [--contacts 100000] [--batches 100] [--messages 5000]`
+ * `npm run bench [-- --only ingest,pixel,send] [--contacts 100000] [--batches 100] [--concurrency 4] [--messages 5000]`
  * Prints the figures and writes them to bench/results/latest.json; the numbers
  * quoted in docs/benchmarks.md come from such runs.
  */
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   if (only.has('ingest')) {
     for (const engine of engines) {
       console.log(`ingest on ${engine}: ${contacts} contacts, ${batches} x 1,000 events ...`);
-      const figures = await benchIngest(engine, contacts, batches, 4);
+      const figures = await benchIngest(engine, contacts, batches, Number(arg('concurrency', '4')));
       console.log(figures);
       results.ingest.push(figures);
     }

@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import DKIM from 'nodemailer/lib/dkim';
 import { ManualClock } from '../src/common/clock';
 import { buildMime } from '../src/messaging/send/mime-builder';
+import { SmtpTransport } from '../src/messaging/send/transports/smtp.transport';
 import { buildMessageIdHeader, type OutgoingMail } from '../src/messaging/send/outgoing-mail';
 import { TemplateRenderer } from '../src/messaging/templates/template-renderer';
 import type { RenderRequest } from '../src/messaging/messaging.contracts';
@@ -24,6 +25,8 @@ export interface SendFigures {
   /** Render + MIME + DKIM signature (RSA 2048), one core. */
   renderMimeDkimPerSecond: number;
   inProcessMessages: number;
+  /** Render + MIME + SmtpTransport (pool of `smtpConnections`) into a local smtp-server; no database. */
+  sendPath: { messages: number; ms: number; messagesPerSecond: number; smtpConnections: number };
   /** Queued rows in PostgreSQL -> a Tend worker process -> SMTP pool -> local smtp-server, all received. */
   endToEnd: { engine: 'postgres'; messages: number; ms: number; messagesPerSecond: number; smtpConnections: number };
 }
@@ -80,7 +83,7 @@ function dkimSign(dkim: DKIM, raw: Buffer): Promise<Buffer> {
 }
 
 /** One core: the real renderer over the real `templates/`, then the MIME builder, then DKIM. */
-async function benchInProcess(n: number): Promise<Omit<SendFigures, 'endToEnd'>> {
+async function benchInProcess(n: number, smtpConnections: number): Promise<Omit<SendFigures, 'endToEnd'>> {
   const renderer = new TemplateRenderer(
     {
       http: { publicBaseUrl: 'https://tend.acme.example' },
@@ -125,6 +128,26 @@ async function benchInProcess(n: number): Promise<Omit<SendFigures, 'endToEnd'>>
   });
   const dkimN = Math.max(200, Math.floor(n / 4));
   const renderMimeDkimPerSecond = await timedAsync(dkimN, async (i) => dkimSign(dkim, buildMime(await mailOf(i))));
+
+  // The send path without the queue: render, MIME and SMTP through the transport's pool, 16 in flight.
+  const smtp = await startSmtpServer();
+  const transport = new SmtpTransport({ url: smtp.url, poolSize: smtpConnections });
+  let sendPath: SendFigures['sendPath'];
+  try {
+    let next = 0;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < n) await transport.send(await mailOf(next++));
+      }),
+    );
+    const ms = performance.now() - started;
+    if (smtp.received.length !== n) throw new Error(`smtp server received ${smtp.received.length} of ${n}`);
+    sendPath = { messages: n, ms: Math.round(ms), messagesPerSecond: perSecond(n, ms), smtpConnections };
+  } finally {
+    await transport.close();
+    await smtp.close();
+  }
   return {
     template: 'onboarding/first-steps (ja/en alternating, opens and clicks tracked)',
     htmlBytes: Buffer.byteLength(sample.html),
@@ -133,6 +156,7 @@ async function benchInProcess(n: number): Promise<Omit<SendFigures, 'endToEnd'>>
     renderAndMimePerSecond,
     renderMimeDkimPerSecond,
     inProcessMessages: n,
+    sendPath,
   };
 }
 
@@ -175,12 +199,7 @@ async function benchEndToEnd(messages: number, smtpConnections: number): Promise
      SELECT gen_random_uuid(), 'bench:' || c.id, c.id, c.account_id, 'onboarding/first-steps', COALESCE(c.locale, 'ja'),
             'advertising', 'product_tips', 'queued', now() FROM contacts c`,
   );
-  // BENCH_CPU_PROF=<dir>: the worker writes a V8 CPU profile there on exit.
-  const profile = process.env.BENCH_CPU_PROF;
-  const worker = await startOn(target, {
-    ROLE: 'worker',
-    ...(profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profile}` } : {}),
-  });
+  const worker = await startOn(target, { ROLE: 'worker', LOG_LEVEL: 'info' });
   try {
     const started = performance.now();
     while (smtp.received.length < messages) {
@@ -189,6 +208,11 @@ async function benchEndToEnd(messages: number, smtpConnections: number): Promise
       await new Promise((r) => setTimeout(r, 20));
     }
     const ms = performance.now() - started;
+    const runs = worker
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('"send worker run"'));
+    console.log(`worker: ${runs.length} runs; last: ${runs.at(-1) ?? '(none)'}`);
     const [counts] = await target.sql<{ sent: string }>(
       `SELECT count(*) FILTER (WHERE status = 'sent') AS sent FROM messages`,
     );
@@ -208,7 +232,7 @@ async function benchEndToEnd(messages: number, smtpConnections: number): Promise
 }
 
 export async function benchSend(inProcess = 5000, endToEnd = 5000, smtpConnections = 2): Promise<SendFigures> {
-  const local = await benchInProcess(inProcess);
+  const local = await benchInProcess(inProcess, smtpConnections);
   console.log(local);
   const e2e = await benchEndToEnd(endToEnd, smtpConnections);
   return { ...local, endToEnd: e2e };

@@ -338,6 +338,22 @@ describe('send pipeline', () => {
       expect(await row(message.id)).toMatchObject({ status: 'sent', attempts: 2 });
     });
 
+    it('after a 429 mid-batch, the rest of the batch waits for Retry-After instead of being sent', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i += 1) ids.push((await enqueue((await contact()).contactId, 'account/notice')).id);
+      const w = worker(sg(), { chunkSize: 1, concurrency: 1 });
+      sendgrid.script([{ status: 429, headers: { 'retry-after': '90' }, body: { errors: [{ message: 'rate' }] } }]);
+      const before = sendgrid.requests.length;
+      expect(await w.runOnce(clock.now())).toMatchObject({ claimed: 3, retried: 1, deferred: 2 });
+      expect(sendgrid.requests.length).toBe(before + 1);
+      const rows = await Promise.all(ids.map(row));
+      const resume = clock.now().getTime() + 90_000;
+      for (const r of rows) expect(new Date(r.due_at).getTime()).toBeGreaterThanOrEqual(resume);
+      expect(rows.filter((r) => r.status_reason === 'provider_rate_limit')).toHaveLength(2);
+      clock.advance(200_000);
+      expect(await w.runOnce(clock.now())).toMatchObject({ sent: 3 });
+    });
+
     it('dead-letters a 400 at once', async () => {
       const c = await contact();
       const message = await enqueue(c.contactId);
@@ -449,6 +465,27 @@ describe('send pipeline', () => {
       expect(sendSpy).not.toHaveBeenCalled();
       expect(readFileSync(file).equals(firstWrite)).toBe(true);
       expect((await row(message.id)).status).toBe('sent');
+    });
+
+    it('smtp: operational mail interrupted the same way is sent again (at-least-once), same Message-ID', async () => {
+      const c = await contact();
+      const message = await enqueue(c.contactId, 'account/notice');
+      const before = smtp.received.length;
+      const inner = new SmtpTransport({ url: smtp.url, poolSize: 1 });
+      const crashing = new CrashAfterAccept(inner);
+      void worker(crashing).runOnce(clock.now());
+      await waitFor(() => crashing.accepted === 1);
+      await inner.close();
+      clock.advance(OPTIONS.leaseMs + 1000);
+      const restarted = new SmtpTransport({ url: smtp.url, poolSize: 1 });
+      try {
+        expect(await worker(restarted).runOnce(clock.now())).toMatchObject({ reclaimed: 1, sent: 1 });
+      } finally {
+        await restarted.close();
+      }
+      const copies = smtp.received.slice(before).map((m) => /Message-ID: (<[^>]+>)/i.exec(m.raw.toString())![1]);
+      expect(copies).toEqual([`<${message.id}@acme.example>`, `<${message.id}@acme.example>`]);
+      expect(await row(message.id)).toMatchObject({ status: 'sent', attempts: 2 });
     });
 
     it('smtp: a crash after the server accepted leaves the message unknown, never resent', async () => {

@@ -1,5 +1,6 @@
-import type { AddressInfo } from 'node:net';
-import { SMTPServer } from 'smtp-server';
+import { type ChildProcess, fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 export interface ReceivedMail {
   from: string | undefined;
@@ -9,44 +10,96 @@ export interface ReceivedMail {
 
 export interface TestSmtpServer {
   url: string;
+  /** Every accepted message, appended as it arrives (before the client gets its 250). */
   received: ReceivedMail[];
   /** Reject the next `n` messages at end of DATA with this SMTP code. */
   failNext(n: number, code: number): void;
   close(): Promise<void>;
 }
 
-/** A real SMTP server (smtp-server) on 127.0.0.1, port 0, collecting raw messages. */
+/** What the child process (smtp-server.child.js) reports over IPC. */
+type ChildMessage =
+  { type: 'listening'; port: number } | { type: 'message'; id: number; from: string | null; to: string[]; raw: string };
+
+/** What the parent answers: `code` rejects the message with that SMTP reply code, else 250. */
+type ParentMessage = { type: 'verdict'; id: number; code?: number } | { type: 'close' };
+
+/** The repository root, whether this file runs from test/ (Jest) or dist/test/ (benchmarks). */
+function findRoot(from: string): string {
+  let dir = from;
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`no package.json above ${from}`);
+    dir = parent;
+  }
+  return dir;
+}
+
+const CHILD_SCRIPT = join(findRoot(__dirname), 'test', 'support', 'smtp-server.child.js');
+const START_TIMEOUT_MS = 15_000;
+
+/**
+ * A real SMTP server process (smtp-server in a forked Node child) on 127.0.0.1, port 0.
+ * Each message goes to this process at end of DATA; the decision to accept (recording it in
+ * `received`) or to fail it (`failNext`) is made here, and the child answers the SMTP client
+ * only after it, so `failNext` applies to the very next message and a message answered 250
+ * is never missing from `received`. The child exits when this process goes away.
+ */
 export async function startSmtpServer(): Promise<TestSmtpServer> {
   const received: ReceivedMail[] = [];
   let failures = 0;
   let failCode = 451;
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    logger: false,
-    size: 10 * 1024 * 1024,
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
-        if (failures > 0) {
-          failures -= 1;
-          const error = new Error('test failure') as Error & { responseCode: number };
-          error.responseCode = failCode;
-          callback(error);
-          return;
-        }
-        received.push({
-          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : undefined,
-          to: session.envelope.rcptTo.map((r) => r.address),
-          raw: Buffer.concat(chunks),
-        });
-        callback(null);
-      });
-    },
+  let closing = false;
+
+  const child: ChildProcess = fork(CHILD_SCRIPT, [], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    serialization: 'json',
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.server.address() as AddressInfo;
+  const tell = (message: ParentMessage): void => {
+    if (child.connected) child.send(message);
+  };
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.on('error', (error) => {
+    if (!closing) console.error(`test SMTP server process: ${error.message}`);
+  });
+
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`test SMTP server did not start within ${START_TIMEOUT_MS} ms`));
+    }, START_TIMEOUT_MS);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`test SMTP server exited before listening (code ${code}, signal ${signal})`));
+    });
+    child.on('message', (raw: unknown) => {
+      const message = raw as ChildMessage;
+      switch (message.type) {
+        case 'listening':
+          clearTimeout(timer);
+          resolve(message.port);
+          return;
+        case 'message':
+          if (failures > 0) {
+            failures -= 1;
+            tell({ type: 'verdict', id: message.id, code: failCode });
+            return;
+          }
+          received.push({
+            from: message.from ?? undefined,
+            to: message.to,
+            raw: Buffer.from(message.raw, 'base64'),
+          });
+          tell({ type: 'verdict', id: message.id });
+          return;
+      }
+    });
+  });
+
+  child.once('exit', (code, signal) => {
+    if (!closing) console.error(`test SMTP server process exited unexpectedly (code ${code}, signal ${signal})`);
+  });
+
   return {
     url: `smtp://127.0.0.1:${port}`,
     received,
@@ -54,6 +107,15 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
       failures = n;
       failCode = code;
     },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    async close() {
+      closing = true;
+      if (child.exitCode === null && child.signalCode === null) {
+        tell({ type: 'close' });
+        // The child closes lingering client connections after 1 s; never hang a test run on it.
+        const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        await exited;
+        clearTimeout(killer);
+      }
+    },
   };
 }

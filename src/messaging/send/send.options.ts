@@ -6,7 +6,13 @@ export interface SendWorkerOptions {
   batchSize: number;
   /** How long a claim holds a message; past it another worker may take it over. */
   leaseMs: number;
-  /** Messages of a batch handed to the transport at once (fills the SMTP pool). */
+  /**
+   * Messages that go through the send phases together: one policy query, one in-flight
+   * mark and one sent record per chunk, and the chunk's sends in flight at once (they
+   * fill the transport's pool). At most this many messages are ever "in flight".
+   */
+  chunkSize: number;
+  /** Chunks processed at once: while one waits on the transport, the next is checked and rendered. */
   concurrency: number;
   backoff: BackoffPolicy;
 }
@@ -16,6 +22,7 @@ export const SEND_WORKER_OPTIONS = Symbol('SEND_WORKER_OPTIONS');
 export const DEFAULT_SEND_WORKER_OPTIONS: SendWorkerOptions = {
   batchSize: 200,
   leaseMs: 5 * 60_000,
-  concurrency: 16,
+  chunkSize: 16,
+  concurrency: 2,
   backoff: DEFAULT_BACKOFF,
 };

@@ -323,14 +323,14 @@ export class SendRepository {
   /**
    * Applies `changes` only while `leaseToken` still holds the message (status sending);
    * leaves the lease in place when the status stays `sending`, clears it otherwise.
-   * Returns false (nothing written) for a stale token. Optional links and events are
-   * written by the same statement (data-modifying CTEs that only act when the fenced
-   * UPDATE matched), so each fenced write is one atomic round trip.
+   * Returns false (nothing written) for a stale token. Optional events are written by the
+   * same statement (a data-modifying CTE that only acts when the fenced UPDATE matched),
+   * so each fenced write is one atomic round trip.
    */
   async fencedUpdate(
     message: { id: string; leaseToken: string },
     changes: MessageChanges,
-    extra: { events?: NewEventRow[]; links?: string[] } = {},
+    extra: { events?: NewEventRow[] } = {},
   ): Promise<boolean> {
     const sets: string[] = [];
     const params: unknown[] = [message.id, message.leaseToken];
@@ -359,17 +359,6 @@ export class SendRepository {
       `m AS (UPDATE messages SET ${sets.join(', ')}
              WHERE id = $1 AND lease_token = $2 AND status = 'sending' RETURNING id)`,
     ];
-    if (extra.links !== undefined) {
-      // Upsert by index and trim the tail: a re-render may have fewer links than a previous attempt.
-      const urls = param(extra.links);
-      ctes.push(
-        `links AS (INSERT INTO message_links (message_id, link_index, url)
-                   SELECT m.id, u.ord - 1, u.url FROM m, unnest(${urls}::text[]) WITH ORDINALITY AS u(url, ord)
-                   ON CONFLICT ON CONSTRAINT pk_message_links DO UPDATE SET url = EXCLUDED.url)`,
-        `trimmed AS (DELETE FROM message_links
-                     WHERE message_id IN (SELECT id FROM m) AND link_index >= cardinality(${urls}::text[]))`,
-      );
-    }
     if (extra.events && extra.events.length > 0) {
       const e = extra.events;
       const cols = [

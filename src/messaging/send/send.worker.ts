@@ -5,7 +5,7 @@ import type { JsonObject } from '../../common/json';
 import { logger } from '../../common/logger';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import type { NewEventRow } from '../../events/events.repository';
-import { MessageRenderer, type PolicyQuestion, type PolicyVerdict, RecipientPolicy } from '../messaging.contracts';
+import { MessageRenderer, RecipientPolicy } from '../messaging.contracts';
 import { buildMessageIdHeader, type OutgoingMail } from './outgoing-mail';
 import { resolveTimeZone } from './recipient-zone.util';
 import { computeRetryDelay, SendFailure } from './retry-policy.util';
@@ -13,14 +13,11 @@ import { nextAllowedSendTime } from './send-window.util';
 import { DEFAULT_SEND_WORKER_OPTIONS, SEND_WORKER_OPTIONS, type SendWorkerOptions } from './send.options';
 import {
   IN_FLIGHT_REASON,
-  type InFlightMark,
   type MessageChanges,
   type MessageRow,
   type RecipientContext,
   SendRepository,
-  type SentRecord,
 } from './send.repository';
-import { GroupCommit } from '../../common/group-commit';
 import { frequencyCapUntil } from './frequency-cap.util';
 import { TokenBucket } from './token-bucket';
 import { MailTransport } from './transports/mail-transport';
@@ -45,6 +42,24 @@ export interface RunSummary {
 type Outcome = Exclude<keyof RunSummary, 'reclaimed' | 'claimed'>;
 type Claimed = MessageRow & { leaseToken: string };
 
+/** A message cleared to go: recipient, zone and the release of its cap reservation. */
+interface Ready {
+  message: Claimed;
+  context: RecipientContext;
+  timeZone: string;
+  release: () => void;
+}
+
+/** A rendered message ready for the transport. */
+interface Prepared {
+  message: Claimed;
+  release: () => void;
+  tracking: { opens: boolean; clicks: boolean };
+  locale: 'ja' | 'en';
+  links: string[];
+  mail: OutgoingMail;
+}
+
 /** What a claimed batch needs, read once for the whole batch. */
 interface BatchFacts {
   contexts: Map<string, RecipientContext>;
@@ -67,13 +82,6 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
   private pausedUntil = 0;
   private warnedIdle = false;
   private readonly options: SendWorkerOptions;
-  /**
-   * The three per-message statements of a send (policy check just before it, the in-flight
-   * mark, the sent record) are group-committed: the lanes of a batch share round trips.
-   */
-  private readonly policyChecks: GroupCommit<PolicyQuestion, PolicyVerdict>;
-  private readonly inFlightMarks: GroupCommit<InFlightMark & { now: Date }, boolean>;
-  private readonly sentRecords: GroupCommit<SentRecord & { now: Date }, boolean>;
 
   constructor(
     private readonly repository: SendRepository,
@@ -86,9 +94,6 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
   ) {
     this.options = { ...DEFAULT_SEND_WORKER_OPTIONS, ...options };
     this.bucket = new TokenBucket(config.mail.ratePerSecond);
-    this.policyChecks = new GroupCommit((items) => this.policy!.checkMany(this.repository.manager, items));
-    this.inFlightMarks = new GroupCommit((items) => this.repository.markInFlightMany(items, items[0]!.now));
-    this.sentRecords = new GroupCommit((items) => this.repository.recordSentMany(items, items[0]!.now));
   }
 
   /**
@@ -157,14 +162,20 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
     summary.claimed = claimed.length;
     if (claimed.length === 0) return summary;
     const facts = await this.batchFacts(claimed, now);
+    // Chunks of the batch go through their phases together (one policy query, one in-flight
+    // mark, one sent record per chunk); `concurrency` chunks are in flight at once so the
+    // transport stays busy while the next chunk is checked and rendered.
+    const chunks: Claimed[][] = [];
+    for (let i = 0; i < claimed.length; i += this.options.chunkSize) {
+      chunks.push(claimed.slice(i, i + this.options.chunkSize));
+    }
     let next = 0;
     const lane = async () => {
-      while (next < claimed.length) {
-        const message = claimed[next++]!;
-        summary[await this.process(message, now, facts)] += 1;
+      while (next < chunks.length) {
+        for (const outcome of await this.processChunk(chunks[next++]!, now, facts)) summary[outcome] += 1;
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.options.concurrency, claimed.length) }, lane));
+    await Promise.all(Array.from({ length: Math.min(this.options.concurrency, chunks.length) }, lane));
     if (summary.claimed > 0) logger.info({ ...summary, transport: this.transport.kind }, 'send worker run');
     return summary;
   }
@@ -184,77 +195,174 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
     return { contexts, sentByContact: history.byContact, sentByAccount: history.byAccount };
   }
 
-  private async process(message: Claimed, now: Date, facts: BatchFacts): Promise<Outcome> {
+  /** One chunk through its phases; a message whose outcome was never decided counts as abandoned. */
+  private async processChunk(chunk: Claimed[], now: Date, facts: BatchFacts): Promise<Outcome[]> {
+    const outcomes = new Map<string, Outcome>();
     try {
-      return await this.decideAndSend(message, now, facts);
+      await this.sendChunk(chunk, now, facts, outcomes);
     } catch (error) {
-      // Unexpected failure: the lease expires and the message is reclaimed (checked before any resend).
-      logger.error({ err: error, messageId: message.id }, 'send failed unexpectedly; left to lease expiry');
-      return 'abandoned';
+      // Unexpected failure: the leases expire and the messages are reclaimed (an in-flight
+      // one is checked with the transport before anything is sent again).
+      logger.error({ err: error, messages: chunk.length }, 'send failed unexpectedly; left to lease expiry');
+    }
+    return chunk.map((m) => outcomes.get(m.id) ?? 'abandoned');
+  }
+
+  /**
+   * Decide (expiry, interrupted attempt, recipient policy, quiet hours, caps), render,
+   * mark in flight, hand to the transport, record. Every write is fenced by the lease.
+   */
+  private async sendChunk(
+    chunk: Claimed[],
+    now: Date,
+    facts: BatchFacts,
+    outcomes: Map<string, Outcome>,
+  ): Promise<void> {
+    const candidates: { message: Claimed; context: RecipientContext }[] = [];
+    for (const message of chunk) {
+      const early = await this.settleEarly(message, now, facts);
+      if (early) outcomes.set(message.id, early);
+      else candidates.push({ message, context: facts.contexts.get(message.contactId)! });
+    }
+    if (candidates.length === 0) return;
+    if (this.now() < this.pausedUntil) {
+      // The provider asked us to slow down while this batch ran: wait, do not hammer it.
+      for (const { message } of candidates) {
+        outcomes.set(message.id, await this.defer(message, now, new Date(this.pausedUntil), 'provider_rate_limit'));
+      }
+      return;
+    }
+    const verdicts = await this.policy!.checkMany(
+      this.repository.manager,
+      candidates.map(({ message }) => ({ contactId: message.contactId, kind: message.kind, topic: message.topic })),
+    );
+    const ready: Ready[] = [];
+    for (const [i, { message, context }] of candidates.entries()) {
+      const verdict = verdicts[i]!;
+      if (!verdict.allowed) {
+        outcomes.set(message.id, await this.finish(message, now, 'suppressed', verdict.reason, 'email.suppressed'));
+        continue;
+      }
+      const decision = this.checkWindowAndCaps(message, context, now, facts);
+      if ('deferUntil' in decision) {
+        outcomes.set(message.id, await this.defer(message, now, decision.deferUntil, decision.reason));
+      } else {
+        ready.push({ message, context, ...decision });
+      }
+    }
+    const prepared: Prepared[] = [];
+    for (const r of ready) {
+      try {
+        prepared.push(await this.prepare(r, now));
+      } catch (error) {
+        r.release();
+        logger.error({ err: error, messageId: r.message.id }, 'render failed; left to lease expiry');
+      }
+    }
+    if (prepared.length === 0) return;
+    // Mark the attempts before handing them over: after this, a crash never leads to a blind resend.
+    const marked = await this.repository.markInFlightMany(
+      prepared.map((p) => ({
+        message: p.message,
+        subject: p.mail.subject,
+        locale: p.locale,
+        messageIdHeader: p.mail.messageIdHeader,
+        transport: this.transport.kind,
+        trackOpens: p.tracking.opens,
+        trackClicks: p.tracking.clicks,
+        links: p.links,
+      })),
+      now,
+    );
+    const toSend = prepared.filter((p, i) => {
+      if (marked[i]) return true;
+      p.release();
+      outcomes.set(p.message.id, this.lostLease(p.message));
+      return false;
+    });
+    const results = await Promise.all(
+      toSend.map(async (p) => {
+        await this.bucket.take();
+        try {
+          return { p, providerMessageId: (await this.transport.send(p.mail)).providerMessageId };
+        } catch (error) {
+          return { p, error };
+        }
+      }),
+    );
+    const accepted = results.filter((r): r is { p: Prepared; providerMessageId: string | null } => !('error' in r));
+    const recorded = await this.recordSent(accepted, now);
+    accepted.forEach((r, i) => outcomes.set(r.p.message.id, recorded[i] ? 'sent' : this.lostLease(r.p.message)));
+    for (const r of results) {
+      if (!('error' in r)) continue;
+      r.p.release();
+      outcomes.set(r.p.message.id, await this.onFailure(r.p.message, now, r.p.message.attempts + 1, r.error));
     }
   }
 
-  private async decideAndSend(message: Claimed, now: Date, facts: BatchFacts): Promise<Outcome> {
+  /** Outcomes decided before the policy check: expired, interrupted attempt, contact gone. */
+  private async settleEarly(message: Claimed, now: Date, facts: BatchFacts): Promise<Outcome | undefined> {
     if (message.expiresAt !== null && message.expiresAt.getTime() <= now.getTime()) {
       logger.warn({ messageId: message.id, expiresAt: message.expiresAt.toISOString() }, 'message expired unsent');
       return this.finish(message, now, 'dead', 'expired', 'email.dead');
     }
     if (message.statusReason === IN_FLIGHT) {
       // A previous attempt reached the transport and its outcome was never recorded.
-      if ((await this.transport.lookup(message.id)) === 'accepted') return this.recordSent(message, now, null);
+      if ((await this.transport.lookup(message.id)) === 'accepted') {
+        const [ok] = await this.recordSent([{ p: { message }, providerMessageId: null }], now);
+        return ok ? 'sent' : this.lostLease(message);
+      }
+      if (message.kind === 'operational') {
+        // At-least-once for operational mail: sent again (same Message-ID, so clients can dedupe).
+        logger.warn({ messageId: message.id }, 'previous attempt outcome unknown; operational mail sent again');
+        return facts.contexts.has(message.contactId)
+          ? undefined
+          : this.finish(message, now, 'dead', 'contact_missing', 'email.dead');
+      }
       logger.warn({ messageId: message.id }, 'previous attempt outcome unknown; held for reconciliation');
       return this.finish(message, now, 'unknown', 'outcome_unknown: previous attempt interrupted', null);
     }
-    const context = facts.contexts.get(message.contactId);
-    if (!context) return this.finish(message, now, 'dead', 'contact_missing', 'email.dead');
-    const verdict = await this.policyChecks.submit({
-      contactId: message.contactId,
-      kind: message.kind,
-      topic: message.topic,
-    });
-    if (!verdict.allowed) return this.finish(message, now, 'suppressed', verdict.reason, 'email.suppressed');
+    if (!facts.contexts.has(message.contactId))
+      return this.finish(message, now, 'dead', 'contact_missing', 'email.dead');
+    return undefined;
+  }
 
+  /** Quiet hours and frequency caps in the recipient's zone; a send it allows is reserved against the caps. */
+  private checkWindowAndCaps(
+    message: Claimed,
+    context: RecipientContext,
+    now: Date,
+    facts: BatchFacts,
+  ): { deferUntil: Date; reason: string } | { timeZone: string; release: () => void } {
     const timeZone = resolveTimeZone(context, this.config);
     const window = { quietHours: this.config.mail.quietHours, businessDays: this.config.mail.businessDays };
     if (message.kind === 'advertising' || this.config.mail.quietHoursScope === 'all') {
       const allowedAt = nextAllowedSendTime(now, timeZone, window);
-      if (allowedAt.getTime() > now.getTime()) return this.defer(message, now, allowedAt, 'quiet_hours');
+      if (allowedAt.getTime() > now.getTime()) return { deferUntil: allowedAt, reason: 'quiet_hours' };
     }
-    let release: () => void = noop;
-    if (message.kind === 'advertising') {
-      const sentToContact = listIn(facts.sentByContact, message.contactId);
-      const sentToAccount = listIn(facts.sentByAccount, message.accountId);
-      const capUntil = frequencyCapUntil(sentToContact, sentToAccount, now, timeZone, this.config.mail.caps);
-      if (capUntil) return this.defer(message, now, nextAllowedSendTime(capUntil, timeZone, window), 'frequency_cap');
-      // Reserve the slot now (synchronously, before any await) so a second message of the
-      // batch to the same contact or account sees it; released if this one is not sent.
-      sentToContact.unshift(now);
-      sentToAccount.unshift(now);
-      release = once(() => {
+    if (message.kind !== 'advertising') return { timeZone, release: noop };
+    const sentToContact = listIn(facts.sentByContact, message.contactId);
+    const sentToAccount = listIn(facts.sentByAccount, message.accountId);
+    const capUntil = frequencyCapUntil(sentToContact, sentToAccount, now, timeZone, this.config.mail.caps);
+    if (capUntil) return { deferUntil: nextAllowedSendTime(capUntil, timeZone, window), reason: 'frequency_cap' };
+    // Reserve the slot now (synchronously) so a later message of the batch to the same
+    // contact or account sees it; released if this one is not sent.
+    sentToContact.unshift(now);
+    sentToAccount.unshift(now);
+    return {
+      timeZone,
+      release: once(() => {
         sentToContact.splice(sentToContact.indexOf(now), 1);
         sentToAccount.splice(sentToAccount.indexOf(now), 1);
-      });
-    }
-    try {
-      return await this.renderAndSend(message, now, context, timeZone, release);
-    } catch (error) {
-      release();
-      throw error;
-    }
+      }),
+    };
   }
 
-  private async renderAndSend(
-    message: Claimed,
-    now: Date,
-    context: RecipientContext,
-    timeZone: string,
-    release: () => void,
-  ): Promise<Outcome> {
-    const renderer = this.renderer!;
-
-    // Tracking follows the contact's consent as it is now, not as it was at enqueue.
+  /** Renders the message for its recipient now (tracking per the contact's consent as it is now). */
+  private async prepare(r: Ready, now: Date): Promise<Prepared> {
+    const { message, context, timeZone } = r;
     const tracking = trackingFor(context.emailTracking ?? this.config.mail.trackingDefault);
-    const rendered = await renderer.render({
+    const rendered = await this.renderer!.render({
       template: message.template,
       locale: message.locale,
       messageId: message.id,
@@ -263,47 +371,50 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
       data: message.data,
       tracking,
     });
-    const messageIdHeader = buildMessageIdHeader(message.id, this.config.mail.from);
-    // Mark the attempt before handing it over: a crash after this point is never blindly resent.
-    const prepared = await this.inFlightMarks.submit({
+    return {
       message,
-      subject: rendered.subject,
+      release: r.release,
+      tracking,
       locale: rendered.locale,
-      messageIdHeader,
-      transport: this.transport.kind,
-      trackOpens: tracking.opens,
-      trackClicks: tracking.clicks,
       links: rendered.links,
-      now,
-    });
-    if (!prepared) return this.lostLease(message);
-    const attempt = message.attempts + 1;
-    const mail: OutgoingMail = {
-      messageId: message.id,
-      messageIdHeader,
-      from: this.config.mail.from,
-      to: context.recipient.email,
-      subject: rendered.subject,
-      html: rendered.html,
-      text: rendered.text,
-      date: now,
-      unsubscribeUrl: rendered.unsubscribeUrl,
-      unsubscribeMailto: this.config.mail.unsubscribeMailto,
-      oneClick: rendered.kind === 'advertising',
+      mail: {
+        messageId: message.id,
+        messageIdHeader: buildMessageIdHeader(message.id, this.config.mail.from),
+        from: this.config.mail.from,
+        to: context.recipient.email,
+        subject: rendered.subject,
+        html: rendered.html,
+        text: rendered.text,
+        date: now,
+        unsubscribeUrl: rendered.unsubscribeUrl,
+        unsubscribeMailto: this.config.mail.unsubscribeMailto,
+        oneClick: rendered.kind === 'advertising',
+      },
     };
-    await this.bucket.take();
-    let providerMessageId: string | null;
-    try {
-      ({ providerMessageId } = await this.transport.send(mail));
-    } catch (error) {
-      release();
-      return this.onFailure(message, now, attempt, error);
-    }
-    return this.recordSent(message, now, providerMessageId);
+  }
+
+  private recordSent(
+    accepted: readonly { p: { message: Claimed }; providerMessageId: string | null }[],
+    now: Date,
+  ): Promise<boolean[]> {
+    if (accepted.length === 0) return Promise.resolve([]);
+    return this.repository.recordSentMany(
+      accepted.map(({ p, providerMessageId }) => {
+        const event = this.event(p.message, now, 'email.sent', `${p.message.id}:email.sent`, {
+          transport: this.transport.kind,
+        });
+        return { message: p.message, providerMessageId, eventKey: event.idempotencyKey, eventProps: event.props };
+      }),
+      now,
+    );
   }
 
   private async onFailure(message: Claimed, now: Date, attempt: number, error: unknown): Promise<Outcome> {
-    const failure = error instanceof SendFailure ? error : new SendFailure('unknown', errorMessage(error));
+    let failure = error instanceof SendFailure ? error : new SendFailure('unknown', errorMessage(error));
+    if (failure.kind === 'unknown' && message.kind === 'operational') {
+      // Operational mail (notices, CSM alerts) is better twice than never: at-least-once.
+      failure = new SendFailure('retry', failure.message);
+    }
     switch (failure.kind) {
       case 'permanent':
         return this.finish(message, now, 'dead', `rejected: ${failure.message}`, 'email.dead', attempt);
@@ -328,20 +439,6 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
         return ok ? 'retried' : this.lostLease(message);
       }
     }
-  }
-
-  private async recordSent(message: Claimed, now: Date, providerMessageId: string | null): Promise<Outcome> {
-    const event = this.event(message, now, 'email.sent', `${message.id}:email.sent`, {
-      transport: this.transport.kind,
-    });
-    const ok = await this.sentRecords.submit({
-      message,
-      providerMessageId,
-      eventKey: event.idempotencyKey,
-      eventProps: event.props,
-      now,
-    });
-    return ok ? 'sent' : this.lostLease(message);
   }
 
   private async defer(message: Claimed, now: Date, until: Date, reason: string): Promise<Outcome> {

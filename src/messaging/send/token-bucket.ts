@@ -20,7 +20,8 @@ export class TokenBucket {
   /** Resolves when the caller may send one message. Callers are served in order. */
   take(): Promise<void> {
     const next = this.queue.then(() => this.acquire());
-    this.queue = next;
+    // One failed wait must not fail every later caller.
+    this.queue = next.catch(() => undefined);
     return next;
   }
 

@@ -28,16 +28,28 @@ interface SmtpError {
   errno?: string | number;
 }
 
-/** Maps a nodemailer error to retry / permanent / unknown. */
+/** nodemailer's messages for failures that happen before any session exists. */
+const NEVER_CONNECTED = /ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|Connection timeout|Greeting never received/i;
+
+/**
+ * Maps a nodemailer error to retry / permanent / unknown. A reply code decides (4xx retry,
+ * 5xx permanent). Without one: a failure before any session (refused, DNS, connect or
+ * greeting timeout, authentication) is retried; a failure at a named stage before DATA is
+ * retried; anything else (a dropped connection, a socket timeout) is unknown: nodemailer
+ * reports a connection lost after the body went out exactly like one lost at MAIL FROM,
+ * and the server may have taken the message, so it must not be blindly sent again.
+ */
 export function classifySmtpError(error: unknown): SendFailure {
   const e = (typeof error === 'object' && error !== null ? error : {}) as SmtpError;
   const message = `smtp ${e.responseCode ?? e.code ?? 'error'}: ${e.message ?? String(error)}`.slice(0, 500);
   if (typeof e.responseCode === 'number') {
     return new SendFailure(e.responseCode >= 500 ? 'permanent' : 'retry', message);
   }
-  if (e.code === 'ECONNECTION' || e.code === 'EDNS' || e.errno === 'ECONNREFUSED' || e.code === 'EAUTH')
+  const refused = e.errno === 'ECONNREFUSED' || e.errno === -111 || NEVER_CONNECTED.test(e.message ?? '');
+  if (refused || e.code === 'EDNS' || e.code === 'EAUTH') return new SendFailure('retry', message);
+  if (e.command !== undefined && e.command !== 'CONN' && BEFORE_DATA.has(e.command)) {
     return new SendFailure('retry', message);
-  if (e.command !== undefined && BEFORE_DATA.has(e.command)) return new SendFailure('retry', message);
+  }
   return new SendFailure('unknown', message);
 }
 
@@ -53,6 +65,10 @@ export class SmtpTransport extends MailTransport {
           domainName: options.dkim.domain,
           keySelector: options.dkim.selector,
           privateKey: readFileSync(options.dkim.privateKeyFile, 'utf8'),
+          // RFC 8058: one-click unsubscribe counts only when both List-Unsubscribe headers are signed.
+          headerFieldNames:
+            'From:Sender:Reply-To:Subject:Date:Message-ID:To:Cc:MIME-Version:Content-Type:' +
+            'Content-Transfer-Encoding:List-Unsubscribe:List-Unsubscribe-Post',
         }
       : undefined;
     this.transporter = nodemailer.createTransport({
@@ -60,6 +76,10 @@ export class SmtpTransport extends MailTransport {
       pool: true,
       maxConnections: options.poolSize,
       maxMessages: Infinity,
+      // A server that goes silent must not hold a send for nodemailer's default 10 minutes.
+      connectionTimeout: 30_000,
+      greetingTimeout: 30_000,
+      socketTimeout: 60_000,
       ...(dkim ? { dkim } : {}),
     } as SMTPPool.Options);
   }
