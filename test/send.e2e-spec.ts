@@ -467,9 +467,10 @@ describe('send pipeline', () => {
       expect((await row(message.id)).status).toBe('sent');
     });
 
-    it('smtp: operational mail interrupted the same way is sent again (at-least-once), same Message-ID', async () => {
+    /** Sends `template` to a new contact through SMTP and "crashes" once the server took it. */
+    const crashAfterServerAccepted = async (template: string) => {
       const c = await contact();
-      const message = await enqueue(c.contactId, 'account/notice');
+      const message = await enqueue(c.contactId, template);
       const before = smtp.received.length;
       const inner = new SmtpTransport({ url: smtp.url, poolSize: 1 });
       const crashing = new CrashAfterAccept(inner);
@@ -477,6 +478,11 @@ describe('send pipeline', () => {
       await waitFor(() => crashing.accepted === 1);
       await inner.close();
       clock.advance(OPTIONS.leaseMs + 1000);
+      return { message, before };
+    };
+
+    it('smtp: operational mail interrupted the same way is sent again (at-least-once), same Message-ID', async () => {
+      const { message, before } = await crashAfterServerAccepted('account/notice');
       const restarted = new SmtpTransport({ url: smtp.url, poolSize: 1 });
       try {
         expect(await worker(restarted).runOnce(clock.now())).toMatchObject({ reclaimed: 1, sent: 1 });
@@ -489,15 +495,7 @@ describe('send pipeline', () => {
     });
 
     it('smtp: a crash after the server accepted leaves the message unknown, never resent', async () => {
-      const c = await contact();
-      const message = await enqueue(c.contactId);
-      const before = smtp.received.length;
-      const inner = new SmtpTransport({ url: smtp.url, poolSize: 1 });
-      const crashing = new CrashAfterAccept(inner);
-      void worker(crashing).runOnce(clock.now());
-      await waitFor(() => crashing.accepted === 1);
-      await inner.close();
-      clock.advance(OPTIONS.leaseMs + 1000);
+      const { message, before } = await crashAfterServerAccepted('onboarding/first-steps');
       const restarted = new SmtpTransport({ url: smtp.url, poolSize: 1 });
       try {
         expect(await worker(restarted).runOnce(clock.now())).toMatchObject({ reclaimed: 1, unknown: 1 });

@@ -1,6 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { findRoot } from './tend-process';
 
 export interface ReceivedMail {
   from: string | undefined;
@@ -23,17 +23,6 @@ type ChildMessage =
 
 /** What the parent answers: `code` rejects the message with that SMTP reply code, else 250. */
 type ParentMessage = { type: 'verdict'; id: number; code?: number } | { type: 'close' };
-
-/** The repository root, whether this file runs from test/ (Jest) or dist/test/ (benchmarks). */
-function findRoot(from: string): string {
-  let dir = from;
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`no package.json above ${from}`);
-    dir = parent;
-  }
-  return dir;
-}
 
 const CHILD_SCRIPT = join(findRoot(__dirname), 'test', 'support', 'smtp-server.child.js');
 const START_TIMEOUT_MS = 15_000;

@@ -10,7 +10,7 @@ export interface TendProcess {
 }
 
 /** The repository root, whether this file runs from test/ (Jest) or dist/test/ (benchmarks). */
-function findRoot(from: string): string {
+export function findRoot(from: string): string {
   let dir = from;
   while (!existsSync(join(dir, 'package.json'))) {
     const parent = dirname(dir);
