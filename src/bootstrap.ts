@@ -6,13 +6,19 @@ import type { CoreOptions } from './common/core.module';
 import { DomainErrorFilter } from './common/domain-error.filter';
 import { PinoNestLogger, logger } from './common/logger';
 
+/** Route-level Fastify config read by the access log. */
+interface AccessLogRouteConfig {
+  accessLog?: 'info' | 'debug';
+}
+
 export const STREAMED_CONTENT_TYPES = ['text/csv', 'application/x-ndjson', 'application/ndjson'];
 
 /** Builds the HTTP application (Fastify) around an already opened database. */
 export async function createApp(options: CoreOptions): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: options.config.http.jsonBodyLimitBytes,
-    trustProxy: true,
+    // Who may set X-Forwarded-For (the stored, truncated IP and the Apple-proxy rule read it): TRUST_PROXY.
+    trustProxy: options.config.http.trustProxy,
     // Reject deeply nested JSON before it reaches handlers.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
@@ -25,15 +31,20 @@ export async function createApp(options: CoreOptions): Promise<NestFastifyApplic
   // Bulk imports are streamed: the handler gets the raw body stream and bounds it itself.
   fastify.addContentTypeParser(STREAMED_CONTENT_TYPES, (_request, payload: Readable, done) => done(null, payload));
   fastify.addHook('onResponse', (request, reply, done) => {
-    logger.info(
-      {
-        method: request.method,
-        route: request.routeOptions.url,
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime),
-      },
-      'request',
-    );
+    // Routes flagged `config: { accessLog: 'debug' }` (the open pixel and click redirect,
+    // thousands a second) are logged at debug level only.
+    const level = (request.routeOptions.config as AccessLogRouteConfig | undefined)?.accessLog ?? 'info';
+    if (logger.isLevelEnabled(level)) {
+      logger[level](
+        {
+          method: request.method,
+          route: request.routeOptions.url,
+          status: reply.statusCode,
+          ms: Math.round(reply.elapsedTime),
+        },
+        'request',
+      );
+    }
     done();
   });
   app.useGlobalFilters(new DomainErrorFilter());

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import { TrackingRecorder } from '../src/tracking/tracking-recorder.service';
 import { TrackingRetentionService } from '../src/tracking/tracking-retention.service';
 import { TrackingTokenSigner } from '../src/tracking/tracking-token.signer';
+import { TrackingRepository } from '../src/tracking/tracking.repository';
 import { seedContact, seedMessage, type SeededContact } from './support/seed';
 import { createTestApp, TEST_TRACKING_SECRET, type TestApp } from './support/test-app';
 
@@ -56,7 +58,8 @@ describe('tracking endpoints', () => {
   };
 
   beforeAll(async () => {
-    t = await createTestApp({ SITE_ORIGINS: SITE, TRACKING_RECORD_LIMIT_PER_MINUTE: '20' });
+    // Requests come through a reverse proxy at 127.0.0.1 (inject's peer address), which sets X-Forwarded-For.
+    t = await createTestApp({ SITE_ORIGINS: SITE, TRACKING_RECORD_LIMIT_PER_MINUTE: '20', TRUST_PROXY: '127.0.0.1' });
     signer = t.app.get(TrackingTokenSigner);
     recorder = t.app.get(TrackingRecorder);
     t.clock.set(new Date('2026-11-20T01:00:00Z'));
@@ -95,6 +98,14 @@ describe('tracking endpoints', () => {
       await get(`/t/o/${token}.gif`, { 'user-agent': 'Mozilla/5.0', 'x-forwarded-for': '17.58.10.4' });
       const opens = await events('email.opened');
       expect(opens.slice(-2).map((o) => o.props.classification)).toEqual(['machine', 'machine']);
+    });
+
+    it('takes the client address from X-Forwarded-For only as far as the trusted proxy vouches for it', async () => {
+      const token = signer.sign({ k: 'o', m: messageId });
+      // The client wrote an Apple address itself; the trusted proxy appended the address it really saw.
+      await get(`/t/o/${token}.gif`, { 'x-forwarded-for': '17.58.10.4, 198.51.100.23' });
+      const [open] = (await events('email.opened')).slice(-1);
+      expect(open?.props).toMatchObject({ classification: 'human', ip: '198.51.100.0' });
     });
 
     it('answers the GIF to tampered, foreign and garbage tokens and records nothing', async () => {
@@ -163,6 +174,47 @@ describe('tracking endpoints', () => {
       expect(String(scanner.headers.location)).not.toContain('tend_id');
       const clicks = await events('email.clicked');
       expect(clicks.slice(-2).map((c) => c.props.classification)).toEqual(['bot', 'bot']);
+    });
+
+    it('answers a neutral 503 page, leaking nothing and recording nothing, when the link cannot be looked up', async () => {
+      const other = await seedMessage(t.db.dataSource, x, {
+        links: ['https://partner.example/pricing'],
+        sentAt: new Date('2026-11-19T00:00:00Z'),
+      });
+      const token = signer.sign({ k: 'c', m: other, l: 0 });
+      const before = (await events('email.clicked')).length;
+      const findLink = jest
+        .spyOn(TrackingRepository.prototype, 'findLink')
+        .mockRejectedValueOnce(new Error('connect ECONNREFUSED 10.9.8.7:5432 (password=hunter2)'));
+      try {
+        const response = await get(`/t/c/${token}`);
+        expect(response.statusCode).toBe(503);
+        expect(response.headers.location).toBeUndefined();
+        expect(response.headers['cache-control']).toBe('no-store');
+        expect(response.headers['content-type']).toBe('text/html; charset=utf-8');
+        expect(response.body).toContain('This link is temporarily unavailable');
+        expect(response.body).not.toMatch(/ECONNREFUSED|10\.9\.8\.7|hunter2|Error/);
+        expect((await events('email.clicked')).length).toBe(before);
+        // The failure is not remembered: once the database answers, the link works.
+        const retry = await get(`/t/c/${token}`);
+        expect(retry.statusCode).toBe(302);
+        expect(retry.headers.location).toBe('https://partner.example/pricing');
+        expect(findLink).toHaveBeenCalledTimes(2);
+      } finally {
+        findLink.mockRestore();
+      }
+    });
+
+    it('percent-encodes a stored URL with non-ASCII characters in the Location header', async () => {
+      const other = await seedMessage(t.db.dataSource, x, {
+        links: ['https://partner.example/資料/入門?q=日本'],
+        sentAt: new Date('2026-11-19T00:00:00Z'),
+      });
+      const response = await get(`/t/c/${signer.sign({ k: 'c', m: other, l: 0 })}`);
+      expect(response.statusCode).toBe(302);
+      expect(response.headers.location).toBe(
+        'https://partner.example/%E8%B3%87%E6%96%99/%E5%85%A5%E9%96%80?q=%E6%97%A5%E6%9C%AC',
+      );
     });
 
     it('shows a neutral page for bad tokens, unknown links and retired keys past their grace, recording nothing', async () => {
@@ -307,9 +359,21 @@ describe('tracking endpoints', () => {
       expect(row?.contact_id ?? null).toBeNull();
     });
 
+    it('keeps writing when a page sends a NUL character, which PostgreSQL refuses in JSON', async () => {
+      const nul = { ...pageView('/nul'), e: [{ ...pageView('/nul').e[0]!, title: 'a\u0000b' }] };
+      expect((await post('/t/collect', nul)).statusCode).toBe(204);
+      expect((await post('/t/collect', pageView('/after-nul'))).statusCode).toBe(204);
+      const views = await events('site.page_viewed');
+      expect(views.find((v) => v.props.path === '/nul')?.props.title).toBe('ab');
+      expect(views.map((v) => v.props.path)).toContain('/after-nul');
+      expect(recorder.stats()).toMatchObject({ buffered: 0, failedFlushes: 0 });
+    });
+
     it('serves disclosure text in Japanese and English', async () => {
       const ja = await t.app.inject({ method: 'GET', url: '/t/disclosure?lang=ja' });
       expect(ja.body).toContain('利用者情報の外部送信について');
+      // TRACKING_HONOR_DNT defaults to true here: the notice says so.
+      expect(ja.body).toContain('Global Privacy Control');
       const en = (await t.app.inject({ method: 'GET', url: '/t/disclosure?lang=en&format=json' })).json<{
         title: string;
       }>();
@@ -354,5 +418,115 @@ describe('tracking buffer across shutdown', () => {
     } finally {
       await t.db.close();
     }
+  });
+});
+
+describe('client address and disclosure with the default settings', () => {
+  let t: TestApp;
+  let signer: TrackingTokenSigner;
+  let messageId: string;
+
+  beforeAll(async () => {
+    t = await createTestApp({ TRACKING_HONOR_DNT: 'false' });
+    signer = t.app.get(TrackingTokenSigner);
+    t.clock.set(new Date('2026-11-20T01:00:00Z'));
+    const x = await seedContact(t.db.dataSource, { account: 'acme', contact: 'x', email: 'x@acme.example' });
+    messageId = await seedMessage(t.db.dataSource, x, { links: [], sentAt: new Date('2026-11-20T00:00:00Z') });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('ignores a spoofed X-Forwarded-For: the socket address is stored and the Apple rule does not fire', async () => {
+    const response = await t.app.inject({
+      method: 'GET',
+      url: `/t/o/${signer.sign({ k: 'o', m: messageId })}.gif`,
+      remoteAddress: '198.51.100.23',
+      headers: { 'user-agent': HUMAN_UA, 'x-forwarded-for': '17.58.10.4' },
+    });
+    expect(response.statusCode).toBe(200);
+    await t.app.get(TrackingRecorder).flush();
+    const rows = await t.db.dataSource.query<EventRow[]>(
+      `SELECT type, contact_id, visitor_id, props FROM events WHERE type = 'email.opened'`,
+    );
+    expect(rows.map((r) => r.props)).toEqual([
+      expect.objectContaining({ classification: 'human', ip: '198.51.100.0' }),
+    ]);
+  });
+
+  it('says nothing of Do Not Track or GPC when TRACKING_HONOR_DNT=false, in either language', async () => {
+    for (const lang of ['ja', 'en']) {
+      const response = await t.app.inject({ method: 'GET', url: `/t/disclosure?lang=${lang}` });
+      expect(response.statusCode).toBe(200);
+      expect(response.body).toContain('window.tend.optOut()');
+      expect(response.body).not.toContain('Do Not Track');
+      expect(response.body).not.toContain('Global Privacy Control');
+    }
+  });
+});
+
+describe('pixel and redirect on a real socket (the front door before Fastify)', () => {
+  let t: TestApp;
+  let signer: TrackingTokenSigner;
+  let base: string;
+  let messageId: string;
+
+  beforeAll(async () => {
+    t = await createTestApp({ TRACKING_FLUSH_INTERVAL: '1h' });
+    signer = t.app.get(TrackingTokenSigner);
+    t.clock.set(new Date('2026-11-20T01:00:00Z'));
+    const x = await seedContact(t.db.dataSource, { account: 'acme', contact: 'x', email: 'x@acme.example' });
+    messageId = await seedMessage(t.db.dataSource, x, {
+      links: ['https://partner.example/case-study'],
+      sentAt: new Date('2026-11-20T00:00:00Z'),
+    });
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const address = t.app.getHttpServer().address() as AddressInfo;
+    base = `http://127.0.0.1:${address.port}`;
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  const both = async (method: 'GET' | 'HEAD', path: string, headers: Record<string, string> = {}) => {
+    const viaSocket = await fetch(`${base}${path}`, { method, headers, redirect: 'manual' });
+    const viaInject = await t.app.inject({ method, url: path, headers });
+    return { viaSocket, viaSocketBody: Buffer.from(await viaSocket.arrayBuffer()), viaInject };
+  };
+  const HEADERS = ['content-type', 'content-length', 'cache-control', 'pragma', 'location', 'referrer-policy'];
+  const expectSameAnswer = ({ viaSocket, viaSocketBody, viaInject }: Awaited<ReturnType<typeof both>>) => {
+    expect(viaSocket.status).toBe(viaInject.statusCode);
+    for (const name of HEADERS)
+      expect([name, viaSocket.headers.get(name)]).toEqual([name, viaInject.headers[name]?.toString() ?? null]);
+    expect(viaSocketBody.equals(viaInject.rawPayload)).toBe(true);
+  };
+
+  it('answers exactly as the Fastify routes do, and records the same', async () => {
+    const open = signer.sign({ k: 'o', m: messageId });
+    const click = signer.sign({ k: 'c', m: messageId, l: 0 });
+    const ua = { 'user-agent': HUMAN_UA, 'x-forwarded-for': '17.58.10.4' };
+    for (const [method, path] of [
+      ['GET', `/t/o/${open}.gif`],
+      ['HEAD', `/t/o/${open}.gif`],
+      ['GET', `/t/o/${open}.gif?utm=x`],
+      ['GET', '/t/o/nonsense.gif'],
+      ['GET', `/t/c/${click}`],
+      ['HEAD', `/t/c/${click}`],
+      ['GET', '/t/c/nonsense'],
+      // Left to Fastify by the front door: percent-encoding (every token starts with `A`, the version byte).
+      ['GET', `/t/o/%41${open.slice(1)}.gif`],
+    ] as const) {
+      expectSameAnswer(await both(method, path, ua));
+    }
+    const recorder = t.app.get(TrackingRecorder);
+    await recorder.flush();
+    const rows = await t.db.dataSource.query<{ type: string; n: number; ips: string[] }[]>(
+      `SELECT type, count(*)::int AS n, array_agg(DISTINCT props->>'ip') AS ips FROM events GROUP BY type ORDER BY type`,
+    );
+    // Opens: GET, HEAD, GET with a query and the percent-encoded token, each both ways; clicks: GET and HEAD, both ways.
+    expect(rows).toEqual([
+      { type: 'email.clicked', n: 4, ips: ['127.0.0.0'] },
+      { type: 'email.opened', n: 8, ips: ['127.0.0.0'] },
+    ]);
   });
 });

@@ -7,7 +7,17 @@ export type MailTransportKind = 'outbox' | 'smtp' | 'sendgrid';
 export interface AppConfig {
   env: 'development' | 'production' | 'test';
   role: Role;
-  http: { port: number; host: string; publicBaseUrl: string; jsonBodyLimitBytes: number };
+  http: {
+    port: number;
+    host: string;
+    publicBaseUrl: string;
+    jsonBodyLimitBytes: number;
+    /**
+     * Fastify's `trustProxy`: which peers may set X-Forwarded-For. `false` (default): the
+     * socket address is the client; `true`: any peer; else the proxies' addresses and ranges.
+     */
+    trustProxy: boolean | string[];
+  };
   database: { kind: 'embedded'; dataDir: string } | { kind: 'postgres'; url: string; poolSize: number };
   dataDir: string;
   tracking: {

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /** Durations written like `30d`, `12h`, `15m`, `45s`, parsed to milliseconds. */
@@ -67,6 +68,51 @@ export function parseTrackingKeys(text: string): TrackingKey[] | string {
   return keys;
 }
 
+/** Names proxy-addr (Fastify's trustProxy) understands for well-known ranges. */
+const TRUST_PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * `TRUST_PROXY`: which peers may tell Tend the client address in X-Forwarded-For
+ * (and the scheme and host in X-Forwarded-Proto / -Host). `false`: none, the socket
+ * address is the client. `true`: any peer, for a Tend reachable only through a proxy
+ * that overwrites the header. Otherwise a comma list of proxy addresses, CIDR ranges,
+ * or `loopback`, `linklocal`, `uniquelocal`. A hop count is refused: Fastify 5 ignores
+ * hop-count trust (it cannot check the nearest peer, so a client could spoof the header).
+ * Returns the value for Fastify's `trustProxy` option, or a message.
+ */
+export function parseTrustProxy(text: string): { trustProxy: boolean | string[] } | { error: string } {
+  const value = text.trim();
+  if (value === '' || value.toLowerCase() === 'false') return { trustProxy: false };
+  if (value.toLowerCase() === 'true') return { trustProxy: true };
+  if (/^\d+$/.test(value)) {
+    return {
+      error:
+        'a hop count is not accepted (Fastify ignores it, as it cannot tell a proxy from a client); list the proxy addresses or ranges, e.g. 10.0.0.0/8,loopback',
+    };
+  }
+  const entries = value.split(',').map((entry) => entry.trim());
+  for (const [index, entry] of entries.entries()) {
+    if (!isTrustedProxyEntry(entry)) {
+      return {
+        error: `entry ${index + 1} (${JSON.stringify(entry)}) must be true, false, an IP address, a CIDR range such as 10.0.0.0/8, or loopback, linklocal, uniquelocal`,
+      };
+    }
+  }
+  return { trustProxy: entries };
+}
+
+function isTrustedProxyEntry(entry: string): boolean {
+  if (TRUST_PROXY_NAMES.includes(entry)) return true;
+  const slash = entry.indexOf('/');
+  const address = slash < 0 ? entry : entry.slice(0, slash);
+  const family = isIP(address);
+  // IPv4-mapped IPv6 ranges are written as the IPv4 range they map.
+  if (family === 0 || /^::ffff:/i.test(address)) return false;
+  if (slash < 0) return true;
+  const prefix = entry.slice(slash + 1);
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
 /** Raw environment: every setting Tend reads, documented in .env.example. */
 export const envSchema = z
   .object({
@@ -74,6 +120,17 @@ export const envSchema = z
     ROLE: z.enum(['all', 'api', 'worker']).default('all'),
     PORT: z.coerce.number().int().min(1).max(65535).default(3000),
     HOST: z.string().default('127.0.0.1'),
+    TRUST_PROXY: z
+      .string()
+      .default('false')
+      .transform((text, ctx) => {
+        const parsed = parseTrustProxy(text);
+        if ('error' in parsed) {
+          ctx.addIssue({ code: 'custom', message: parsed.error });
+          return z.NEVER;
+        }
+        return parsed.trustProxy;
+      }),
     PUBLIC_BASE_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
     DATABASE_URL: optionalString.pipe(
       z

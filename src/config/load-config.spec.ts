@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { envSchema, parseDurationMs, parseTrackingKeys } from './config.schema';
+import { envSchema, parseDurationMs, parseTrackingKeys, parseTrustProxy } from './config.schema';
 import { ConfigError, hashApiKey, loadConfig } from './load-config';
 
 describe('loadConfig', () => {
@@ -76,12 +76,49 @@ describe('loadConfig', () => {
   });
 });
 
+describe('loadConfig: TRUST_PROXY', () => {
+  it('stops the boot on a bad value and passes a good one to the HTTP settings', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tend-config-'));
+    try {
+      expect(() => loadConfig({ DATA_DIR: dir, TRUST_PROXY: 'yes' })).toThrow(/TRUST_PROXY: entry 1/);
+      expect(loadConfig({ DATA_DIR: dir }).config.http.trustProxy).toBe(false);
+      expect(loadConfig({ DATA_DIR: dir, TRUST_PROXY: '10.0.0.0/8' }).config.http.trustProxy).toEqual(['10.0.0.0/8']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('parseTrackingKeys', () => {
   it('rejects short secrets, duplicate ids and a retired signing key', () => {
     expect(parseTrackingKeys('k1:short')).toMatch(/at least 32/);
     expect(parseTrackingKeys(`k1:${'a'.repeat(32)},k1:${'b'.repeat(32)}`)).toMatch(/unique/);
     expect(parseTrackingKeys(`k1:${'a'.repeat(32)}@2026-01-01`)).toMatch(/cannot be retired/);
     expect(parseTrackingKeys(`k1:${'a'.repeat(32)},k0:${'b'.repeat(32)}@nonsense`)).toMatch(/not an ISO date/);
+  });
+});
+
+describe('TRUST_PROXY', () => {
+  it('trusts no proxy by default', () => {
+    expect(envSchema.parse({}).TRUST_PROXY).toBe(false);
+  });
+
+  it('accepts true, false, and lists of addresses, ranges and named ranges', () => {
+    expect(parseTrustProxy('true')).toEqual({ trustProxy: true });
+    expect(parseTrustProxy(' FALSE ')).toEqual({ trustProxy: false });
+    expect(parseTrustProxy('')).toEqual({ trustProxy: false });
+    expect(parseTrustProxy('10.0.0.0/8, 192.0.2.1,loopback,2001:db8::/32')).toEqual({
+      trustProxy: ['10.0.0.0/8', '192.0.2.1', 'loopback', '2001:db8::/32'],
+    });
+  });
+
+  it('refuses hop counts, bad ranges and anything else, at boot', () => {
+    expect(parseTrustProxy('1')).toMatchObject({ error: expect.stringMatching(/hop count/) as unknown });
+    expect(parseTrustProxy('10.0.0.0/33')).toMatchObject({ error: expect.stringMatching(/entry 1/) as unknown });
+    expect(parseTrustProxy('10.0.0.1,proxy.internal')).toMatchObject({
+      error: expect.stringMatching(/entry 2/) as unknown,
+    });
+    expect(parseTrustProxy('::ffff:10.0.0.0/104')).toHaveProperty('error');
   });
 });
 

@@ -80,6 +80,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
       host: raw.HOST,
       publicBaseUrl: (raw.PUBLIC_BASE_URL ?? `http://localhost:${raw.PORT}`).replace(/\/+$/, ''),
       jsonBodyLimitBytes: raw.JSON_BODY_LIMIT_BYTES,
+      trustProxy: raw.TRUST_PROXY,
     },
     database:
       raw.DATABASE_URL === undefined

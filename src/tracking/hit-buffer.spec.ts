@@ -319,7 +319,10 @@ describe('HitBuffer', () => {
   it('close() drains everything in batches and stops the timer', async () => {
     const buffer = make({ flushSize: 100, maxBatchSize: 3 });
     range(1, 10).forEach((n) => buffer.push(n));
-    await buffer.close();
+    expect(buffer.accepting).toBe(true);
+    const closing = buffer.close();
+    expect(buffer.accepting).toBe(false);
+    await closing;
     expect(store.accepted).toEqual([[1, 2, 3], [4, 5, 6], [7, 8, 9], [10]]);
     expect(buffer.stats()).toEqual({ buffered: 0, dropped: 0, written: 10, failedFlushes: 0 });
     expect(jest.getTimerCount()).toBe(0);

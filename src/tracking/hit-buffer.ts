@@ -135,6 +135,11 @@ export class HitBuffer<T> {
     await this.flushOnce();
   }
 
+  /** True until `close()` is called (shutdown has begun). */
+  get accepting(): boolean {
+    return this.closing === null;
+  }
+
   /** Counters for health checks and metrics. */
   stats(): HitBufferStats {
     return {

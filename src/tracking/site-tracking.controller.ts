@@ -124,7 +124,7 @@ export class SiteTrackingController {
     @Res() reply: FastifyReply,
   ): void {
     const language = lang === 'en' ? 'en' : 'ja';
-    const text = buildDisclosure(language, this.config.http.publicBaseUrl);
+    const text = buildDisclosure(language, this.config);
     if (format === 'json') {
       void reply.header('cache-control', 'public, max-age=3600').send(text);
       return;

@@ -6,6 +6,7 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { classifyOpen } from './hit-classifier.util';
 import { HitBuffer, type HitBufferStats } from './hit-buffer';
 import { anonymiseIp, hashIp } from './ip-anonymiser.util';
+import { LruCache } from './lru-cache';
 import { TokenThrottle } from './token-throttle';
 import type { TrackingHit } from './tracking-hit';
 import { type TrackingEventRow, TrackingRepository, type VisitorSeen } from './tracking.repository';
@@ -24,6 +25,8 @@ export interface RecorderStats extends HitBufferStats {
 export class TrackingRecorder implements OnModuleDestroy {
   private readonly buffer: HitBuffer<TrackingHit>;
   private readonly throttle: TokenThrottle;
+  /** Send times (epoch ms) of messages opened lately: a message is sent once, so a known time never changes. */
+  private readonly sentTimes = new LruCache<string, number>(100_000);
   private throttled = 0;
 
   constructor(
@@ -52,6 +55,11 @@ export class TrackingRecorder implements OnModuleDestroy {
     return this.buffer.push(hit);
   }
 
+  /** True until shutdown begins; after that hits are still taken until the last batch is written. */
+  get accepting(): boolean {
+    return this.buffer.accepting;
+  }
+
   newKey(): string {
     return randomUUID();
   }
@@ -78,17 +86,17 @@ export class TrackingRecorder implements OnModuleDestroy {
   }
 
   private async write(batch: TrackingHit[]): Promise<void> {
-    const openIds = [...new Set(batch.filter((h) => h.kind === 'open').map((h) => h.messageId))];
-    const sentTimes = await this.repository.sentTimes(openIds);
+    const sentTimes = await this.sentTimesOf(batch);
     const events: TrackingEventRow[] = [];
     const visitors = new Map<string, VisitorSeen>();
     for (const hit of batch) {
       const ip = this.storedIp(hit.rawIp);
       switch (hit.kind) {
         case 'open': {
+          // An open of a message that no longer exists is not recorded.
           if (!sentTimes.has(hit.messageId)) break;
-          const sentAt = sentTimes.get(hit.messageId) ?? null;
-          const secondsSinceSent = sentAt ? (hit.at.getTime() - sentAt.getTime()) / 1000 : null;
+          const sentAtMs = sentTimes.get(hit.messageId) ?? null;
+          const secondsSinceSent = sentAtMs === null ? null : (hit.at.getTime() - sentAtMs) / 1000;
           const verdict = classifyOpen({
             method: hit.method,
             userAgent: hit.userAgent,
@@ -146,6 +154,25 @@ export class TrackingRecorder implements OnModuleDestroy {
       }
     }
     await this.repository.writeBatch(events, [...visitors.values()]);
+  }
+
+  /** Send times of the messages opened in the batch: from the cache, the rest in one query. */
+  private async sentTimesOf(batch: TrackingHit[]): Promise<Map<string, number | null>> {
+    const known = new Map<string, number | null>();
+    const missing = new Set<string>();
+    for (const hit of batch) {
+      if (hit.kind !== 'open' || known.has(hit.messageId)) continue;
+      const cached = this.sentTimes.get(hit.messageId);
+      if (cached === undefined) missing.add(hit.messageId);
+      else known.set(hit.messageId, cached);
+    }
+    if (missing.size === 0) return known;
+    for (const [id, sentAtMs] of await this.repository.sentTimes([...missing])) {
+      known.set(id, sentAtMs);
+      // Not sent yet: looked up again next time, as it may be sent by then.
+      if (sentAtMs !== null) this.sentTimes.set(id, sentAtMs);
+    }
+    return known;
   }
 }
 

@@ -1,4 +1,4 @@
-import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, hkdfSync, type KeyObject, timingSafeEqual } from 'node:crypto';
 import type { TrackingKey } from '../config/config.schema';
 
 /** Open pixel of one message. */
@@ -77,7 +77,8 @@ const KIND_BY_CODE = new Map<number, TrackingTokenKind>(
 interface PreparedKey {
   kid: string;
   kidBytes: Buffer;
-  signingKey: Buffer;
+  /** A KeyObject rather than bytes: HMAC setup from a KeyObject is about twice as fast, and verify runs per pixel hit. */
+  signingKey: KeyObject;
   /** Epoch ms, or null while the key is not retired. */
   retiredAtMs: number | null;
 }
@@ -131,8 +132,8 @@ export class TrackingTokenSigner {
       byKid.set(key.kid, {
         kid: key.kid,
         kidBytes: Buffer.from(key.kid, 'ascii'),
-        signingKey: Buffer.from(
-          hkdfSync('sha256', Buffer.from(key.secret, 'utf8'), Buffer.alloc(0), KEY_DERIVATION_INFO, 32),
+        signingKey: createSecretKey(
+          Buffer.from(hkdfSync('sha256', Buffer.from(key.secret, 'utf8'), Buffer.alloc(0), KEY_DERIVATION_INFO, 32)),
         ),
         retiredAtMs,
       });
@@ -251,7 +252,7 @@ export class TrackingTokenSigner {
   }
 }
 
-function tagOf(signingKey: Buffer, body: Uint8Array): Buffer {
+function tagOf(signingKey: KeyObject, body: Uint8Array): Buffer {
   return createHmac('sha256', signingKey).update(body).digest().subarray(0, TAG_BYTES);
 }
 

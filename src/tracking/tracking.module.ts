@@ -1,7 +1,8 @@
 import { Module } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { ContactsModule } from '../contacts/contacts.module';
-import { EmailTrackingController } from './email-tracking.controller';
+import { EmailTrackingRoutes } from './email-tracking.routes';
+import { EmailTrackingService } from './email-tracking.service';
 import { IdentityAdminController } from './identity-admin.controller';
 import { IdentityService } from './identity.service';
 import { SiteTrackingController } from './site-tracking.controller';
@@ -15,11 +16,21 @@ export const trackingSignerProvider = {
   useFactory: (config: AppConfig) => new TrackingTokenSigner(config.tracking),
 };
 
-/** Open pixel, click redirect, site snippet and identity linking (api role). */
+/**
+ * Open pixel and click redirect (plain Fastify routes, see EmailTrackingRoutes),
+ * site snippet and identity linking (api role).
+ */
 @Module({
   imports: [ContactsModule],
-  controllers: [EmailTrackingController, SiteTrackingController, IdentityAdminController],
-  providers: [trackingSignerProvider, TrackingRepository, TrackingRecorder, IdentityService],
+  controllers: [SiteTrackingController, IdentityAdminController],
+  providers: [
+    trackingSignerProvider,
+    TrackingRepository,
+    TrackingRecorder,
+    IdentityService,
+    EmailTrackingService,
+    EmailTrackingRoutes,
+  ],
   exports: [TrackingTokenSigner],
 })
 export class TrackingModule {}

@@ -10,6 +10,7 @@ export interface StoredLink {
   linkCount: number;
 }
 
+/** One event of a batch; sent to PostgreSQL as JSON as it is, so the field names are those writeBatch reads. */
 export interface TrackingEventRow {
   type: string;
   occurredAt: Date;
@@ -52,17 +53,17 @@ export class TrackingRepository {
     return row ? { url: row.url, contactId: row.contact_id, sentAt: row.sent_at, linkCount: row.link_count } : null;
   }
 
-  /** Send times of the given messages (absent: no such message). */
-  async sentTimes(
-    messageIds: string[],
-    manager: EntityManager = this.dataSource.manager,
-  ): Promise<Map<string, Date | null>> {
+  /**
+   * Send times of the given messages as epoch milliseconds (absent: no such message;
+   * null: not sent yet). Numbers rather than dates: this runs for every batch of opens.
+   */
+  async sentTimes(messageIds: string[]): Promise<Map<string, number | null>> {
     if (messageIds.length === 0) return new Map();
-    const rows: { id: string; sent_at: Date | null }[] = await manager.query(
-      'SELECT id, sent_at FROM messages WHERE id = ANY($1::uuid[])',
+    const rows: { id: string; sent_ms: number | null }[] = await this.dataSource.query(
+      'SELECT id, (extract(epoch FROM sent_at) * 1000)::float8 AS sent_ms FROM messages WHERE id = ANY($1::uuid[])',
       [messageIds],
     );
-    return new Map(rows.map((r) => [r.id, r.sent_at]));
+    return new Map(rows.map((r) => [r.id, r.sent_ms === null ? null : Number(r.sent_ms)]));
   }
 
   /**
@@ -70,43 +71,47 @@ export class TrackingRepository {
    * statement. Email events take their contact and account from the message;
    * site events stay on the visitor and are attributed through its link when read,
    * so earlier anonymous visits count for the contact the moment it is linked.
+   *
+   * The events travel as one JSON array parameter (one `JSON.stringify`, read with
+   * `jsonb_to_recordset`) rather than six array parameters: half the CPU in Tend per
+   * row, as much or less in PostgreSQL. Rows are inserted in key order (byte order,
+   * `COLLATE "C"`) so concurrent batches take their unique-index locks in one order.
+   * Returns how many events were new.
    */
   async writeBatch(events: TrackingEventRow[], visitors: VisitorSeen[]): Promise<number> {
+    if (visitors.length === 0) return this.insertEvents(this.dataSource.manager, events);
     return this.dataSource.transaction(async (m) => {
-      if (visitors.length > 0) {
-        await m.query(
-          `INSERT INTO visitors (id, first_seen_at, last_seen_at)
-           SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[])
-           ON CONFLICT (id) DO UPDATE SET last_seen_at = GREATEST(visitors.last_seen_at, EXCLUDED.last_seen_at)`,
-          [
-            visitors.map((v) => v.id),
-            visitors.map((v) => v.firstSeenAt.toISOString()),
-            visitors.map((v) => v.lastSeenAt.toISOString()),
-          ],
-        );
-      }
-      if (events.length === 0) return 0;
-      const result: unknown[] = await m.query(
-        `INSERT INTO events (type, occurred_at, account_id, contact_id, visitor_id, source, idempotency_key, props)
-         SELECT h.type, h.occurred_at, msg.account_id, msg.contact_id, h.visitor_id, 'tracking', h.key, h.props
-           FROM unnest($1::text[], $2::timestamptz[], $3::uuid[], $4::text[], $5::text[], $6::jsonb[])
-                AS h(type, occurred_at, message_id, visitor_id, key, props)
-           LEFT JOIN messages msg ON msg.id = h.message_id
-          WHERE h.message_id IS NULL OR msg.id IS NOT NULL
-         ORDER BY h.key
-         ON CONFLICT ON CONSTRAINT uq_events_source_idempotency_key DO NOTHING
-         RETURNING 1`,
+      await m.query(
+        `INSERT INTO visitors (id, first_seen_at, last_seen_at)
+         SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[])
+         ON CONFLICT (id) DO UPDATE SET last_seen_at = GREATEST(visitors.last_seen_at, EXCLUDED.last_seen_at)`,
         [
-          events.map((e) => e.type),
-          events.map((e) => e.occurredAt.toISOString()),
-          events.map((e) => e.messageId),
-          events.map((e) => e.visitorId),
-          events.map((e) => e.key),
-          events.map((e) => JSON.stringify(e.props)),
+          visitors.map((v) => v.id),
+          visitors.map((v) => v.firstSeenAt.toISOString()),
+          visitors.map((v) => v.lastSeenAt.toISOString()),
         ],
       );
-      return result.length;
+      return this.insertEvents(m, events);
     });
+  }
+
+  private async insertEvents(m: EntityManager, events: TrackingEventRow[]): Promise<number> {
+    if (events.length === 0) return 0;
+    const rows: { n: number }[] = await m.query(
+      `WITH inserted AS (
+         INSERT INTO events (type, occurred_at, account_id, contact_id, visitor_id, source, idempotency_key, props)
+         SELECT h.type, h."occurredAt", msg.account_id, msg.contact_id, h."visitorId", 'tracking', h.key, h.props
+           FROM jsonb_to_recordset($1::jsonb)
+                AS h(type text, "occurredAt" timestamptz, "messageId" uuid, "visitorId" text, key text, props jsonb)
+           LEFT JOIN messages msg ON msg.id = h."messageId"
+          WHERE h."messageId" IS NULL OR msg.id IS NOT NULL
+          ORDER BY h.key COLLATE "C"
+         ON CONFLICT ON CONSTRAINT uq_events_source_idempotency_key DO NOTHING
+         RETURNING 1
+       ) SELECT count(*)::int AS n FROM inserted`,
+      [eventsJson(events)],
+    );
+    return rows[0]?.n ?? 0;
   }
 
   /** Runs `work` with the visitor's row locked (created if new). */
@@ -205,6 +210,19 @@ export class TrackingRepository {
     );
     return rows[0]?.n ?? 0;
   }
+}
+
+/**
+ * The batch as JSON text. PostgreSQL refuses U+0000 in jsonb, and one such character
+ * (a page title, a custom prop) would fail the whole batch again on every retry, so
+ * it is dropped; the replacer pass runs only when one is present.
+ */
+function eventsJson(events: TrackingEventRow[]): string {
+  const json = JSON.stringify(events);
+  if (!json.includes('\\u0000')) return json;
+  return JSON.stringify(events, (_key, value: unknown) =>
+    typeof value === 'string' ? value.replaceAll('\u0000', '') : value,
+  );
 }
 
 export interface ConflictRow {
