@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildMime } from '../src/messaging/send/mime-builder';
-import type { OutgoingMail } from '../src/messaging/send/outgoing-mail';
 import { SmtpTransport } from '../src/messaging/send/transports/smtp.transport';
+import { sampleOutgoingMail } from './support/outgoing-mail.fixture';
 import { startSmtpServer, type TestSmtpServer } from './support/smtp-server';
 
 /**
@@ -17,24 +17,7 @@ import { startSmtpServer, type TestSmtpServer } from './support/smtp-server';
  */
 const DOMAIN = 'acme.example';
 const SELECTOR = 'tend2026';
-const ID = '3f2a9c1e-5b7d-4e8f-9a0b-1c2d3e4f5a6b';
-
-function outgoing(overrides: Partial<OutgoingMail> = {}): OutgoingMail {
-  return {
-    messageId: ID,
-    messageIdHeader: `<${ID}@${DOMAIN}>`,
-    from: '株式会社アクメ カスタマーサクセス <cs@acme.example>',
-    to: 'ichiro.sato@customer.example',
-    subject: '【Acme】佐藤 一郎様、はじめの一歩：ダッシュボードの設定からチーム招待まで',
-    html: `<html><body><p>佐藤様</p>${'<p>いつもご利用いただきありがとうございます。<a href="https://t.example/c/x">設定ガイド</a></p>'.repeat(40)}</body></html>`,
-    text: '佐藤様\n\nいつもご利用いただきありがとうございます。\n設定ガイド [https://t.example/c/x]',
-    date: new Date('2026-11-18T02:00:00Z'),
-    unsubscribeUrl: `https://tend.example/u/token-${ID}`,
-    unsubscribeMailto: 'unsubscribe@acme.example',
-    oneClick: true,
-    ...overrides,
-  };
-}
+const outgoing = sampleOutgoingMail;
 
 /** A DNS resolver that knows one TXT record; anything else does not exist. */
 function resolverWith(name: string, txt: string): DNSResolver {

@@ -83,32 +83,14 @@ export class PolicyRepository {
     return facts;
   }
 
-  /** Status, consent, suppression of the normalised address and topic choice of one contact, in one query. */
+  /** Status, consent, suppression of the normalised address and topic choice of one contact. */
   async recipientFacts(
     manager: EntityManager,
     contactId: string,
     topic: string | null,
   ): Promise<RecipientFacts | null> {
-    const rows: {
-      status: ContactStatus;
-      consent_basis: ConsentBasis | null;
-      suppression: SuppressionReason | null;
-      topic_subscribed: boolean | null;
-    }[] = await manager.query(
-      `SELECT c.status, c.consent_basis, s.reason AS suppression,
-              (SELECT p.subscribed FROM contact_preferences p WHERE p.contact_id = c.id AND p.topic = $2) AS topic_subscribed
-       FROM contacts c LEFT JOIN suppressions s ON s.email = lower(btrim(c.email))
-       WHERE c.id = $1`,
-      [contactId, topic],
-    );
-    const row = rows[0];
-    if (row === undefined) return null;
-    return {
-      status: row.status,
-      consentBasis: row.consent_basis,
-      suppression: row.suppression,
-      topicSubscribed: row.topic_subscribed,
-    };
+    const [facts] = await this.recipientFactsMany(manager, [{ contactId, topic }]);
+    return facts ?? null;
   }
 
   async unsubscribeTarget(messageId: string): Promise<UnsubscribeTarget | null> {

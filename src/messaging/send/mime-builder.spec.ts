@@ -1,25 +1,9 @@
 import { simpleParser } from 'mailparser';
 import { buildMime, formatAddress } from './mime-builder';
-import type { OutgoingMail } from './outgoing-mail';
+import { SAMPLE_MESSAGE_ID, sampleOutgoingMail } from '../../../test/support/outgoing-mail.fixture';
 
-const ID = '3f2a9c1e-5b7d-4e8f-9a0b-1c2d3e4f5a6b';
-
-function mail(overrides: Partial<OutgoingMail> = {}): OutgoingMail {
-  return {
-    messageId: ID,
-    messageIdHeader: `<${ID}@acme.example>`,
-    from: '株式会社アクメ カスタマーサクセス <cs@acme.example>',
-    to: 'ichiro.sato@customer.example',
-    subject: '【Acme】佐藤 一郎様、はじめの一歩：ダッシュボードの設定からチーム招待まで',
-    html: `<html><body><p>佐藤様</p>${'<p>いつもご利用いただきありがとうございます。<a href="https://t.example/c/x">設定ガイド</a></p>'.repeat(80)}</body></html>`,
-    text: '佐藤様\n\nいつもご利用いただきありがとうございます。\n設定ガイド [https://t.example/c/x]',
-    date: new Date('2026-11-18T02:00:00Z'),
-    unsubscribeUrl: `https://tend.example/u/token-${ID}`,
-    unsubscribeMailto: 'unsubscribe@acme.example',
-    oneClick: true,
-    ...overrides,
-  };
-}
+const ID = SAMPLE_MESSAGE_ID;
+const mail = sampleOutgoingMail;
 
 /** The header block with folded lines joined (RFC 5322 unfolding). */
 function unfoldHead(raw: string): string {

@@ -3,7 +3,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import type { JsonObject } from '../../common/json';
 import type { NewEventRow } from '../../events/events.repository';
 import { EventsRepository } from '../../events/events.repository';
-import type { RenderAccount, RenderRecipient } from '../messaging.contracts';
+import { queryRecipientContexts, type RecipientContext } from '../recipient-context.query';
 import type { MessageKind, MessageStatus } from '../message.entity';
 
 /** A messages row as the send pipeline reads it. */
@@ -75,47 +75,28 @@ function toRow(r: RawMessageRow): MessageRow {
   };
 }
 
-export interface NewMessage {
-  id: string;
-  intentKey: string;
-  contactId: string;
-  accountId: string;
-  template: string;
-  locale: 'ja' | 'en';
-  kind: MessageKind;
-  topic: string | null;
-  data: JsonObject;
-  dueAt: Date;
-  expiresAt: Date | null;
-  createdAt: Date;
-}
-
-/** The recipient and account of a message, as the renderer wants them. */
-export interface RecipientContext {
-  recipient: Omit<RenderRecipient, 'timeZone'>;
-  account: RenderAccount;
-  contactLocale: 'ja' | 'en' | null;
-  accountLocale: 'ja' | 'en' | null;
-  contactTimeZone: string | null;
-  accountTimeZone: string | null;
-  /** The contact's email tracking consent; null follows EMAIL_TRACKING_DEFAULT. */
-  emailTracking: 'full' | 'clicks' | 'none' | null;
-}
+export type NewMessage = Pick<
+  MessageRow,
+  | 'id'
+  | 'intentKey'
+  | 'contactId'
+  | 'accountId'
+  | 'template'
+  | 'locale'
+  | 'kind'
+  | 'topic'
+  | 'data'
+  | 'dueAt'
+  | 'expiresAt'
+  | 'createdAt'
+>;
 
 /** Columns a fenced write may set. */
 export interface MessageChanges {
   status?: MessageStatus;
   dueAt?: Date;
   statusReason?: string | null;
-  attemptsIncrement?: boolean;
   sentAt?: Date;
-  subject?: string;
-  locale?: 'ja' | 'en';
-  messageIdHeader?: string;
-  transport?: string;
-  providerMessageId?: string | null;
-  trackOpens?: boolean;
-  trackClicks?: boolean;
   updatedAt: Date;
 }
 
@@ -176,14 +157,6 @@ export class SendRepository {
     return rows[0] && toRow(rows[0]);
   }
 
-  async findById(id: string): Promise<(MessageRow & { transport: string | null }) | undefined> {
-    const rows: (RawMessageRow & { transport: string | null })[] = await this.dataSource.query(
-      `SELECT ${COLUMNS}, transport FROM messages WHERE id = $1`,
-      [id],
-    );
-    return rows[0] && { ...toRow(rows[0]), transport: rows[0].transport };
-  }
-
   /** Inserts the message unless its intent key was seen; returns the stored row and whether it is new. */
   async insertMessage(manager: EntityManager, m: NewMessage): Promise<{ message: MessageRow; created: boolean }> {
     const inserted: RawMessageRow[] = await manager.query(
@@ -228,61 +201,8 @@ export class SendRepository {
     manager: EntityManager,
     contactIds: readonly string[],
   ): Promise<Map<string, RecipientContext>> {
-    const rows: {
-      contact_id: string;
-      contact_external_id: string;
-      contact_name: string | null;
-      email: string;
-      roles: string[];
-      contact_attributes: Record<string, string | number | boolean | null>;
-      contact_locale: 'ja' | 'en' | null;
-      contact_time_zone: string | null;
-      email_tracking: 'full' | 'clicks' | 'none' | null;
-      account_id: string;
-      account_external_id: string;
-      account_name: string;
-      plan: string | null;
-      renewal_date: string | null;
-      account_attributes: Record<string, string | number | boolean | null>;
-      account_locale: 'ja' | 'en' | null;
-      account_time_zone: string | null;
-    }[] = await manager.query(
-      `SELECT c.id AS contact_id, c.external_id AS contact_external_id, c.name AS contact_name, c.email, c.roles,
-              c.attributes AS contact_attributes, c.locale AS contact_locale, c.time_zone AS contact_time_zone,
-              c.email_tracking,
-              a.id AS account_id, a.external_id AS account_external_id, a.name AS account_name, a.plan,
-              a.renewal_date::text AS renewal_date, a.attributes AS account_attributes, a.locale AS account_locale,
-              a.time_zone AS account_time_zone
-       FROM contacts c JOIN accounts a ON a.id = c.account_id WHERE c.id = ANY($1::uuid[])`,
-      [[...new Set(contactIds)]],
-    );
-    const contexts = new Map<string, RecipientContext>();
-    for (const r of rows) {
-      contexts.set(r.contact_id, {
-        recipient: {
-          contactId: r.contact_id,
-          externalId: r.contact_external_id,
-          name: r.contact_name,
-          email: r.email,
-          roles: r.roles,
-          attributes: r.contact_attributes,
-        },
-        account: {
-          accountId: r.account_id,
-          externalId: r.account_external_id,
-          name: r.account_name,
-          plan: r.plan,
-          renewalDate: r.renewal_date,
-          attributes: r.account_attributes,
-        },
-        contactLocale: r.contact_locale,
-        accountLocale: r.account_locale,
-        contactTimeZone: r.contact_time_zone,
-        accountTimeZone: r.account_time_zone,
-        emailTracking: r.email_tracking,
-      });
-    }
-    return contexts;
+    const contexts = await queryRecipientContexts(manager, 'id', contactIds);
+    return new Map(contexts.map((c) => [c.recipient.contactId, c]));
   }
 
   /**
@@ -345,15 +265,7 @@ export class SendRepository {
     }
     if (changes.dueAt !== undefined) set('due_at', changes.dueAt.toISOString());
     if (changes.statusReason !== undefined) set('status_reason', changes.statusReason);
-    if (changes.attemptsIncrement) sets.push('attempts = attempts + 1');
     if (changes.sentAt !== undefined) set('sent_at', changes.sentAt.toISOString());
-    if (changes.subject !== undefined) set('subject', changes.subject);
-    if (changes.locale !== undefined) set('locale', changes.locale);
-    if (changes.messageIdHeader !== undefined) set('message_id_header', changes.messageIdHeader);
-    if (changes.transport !== undefined) set('transport', changes.transport);
-    if (changes.providerMessageId !== undefined) set('provider_message_id', changes.providerMessageId);
-    if (changes.trackOpens !== undefined) set('track_opens', changes.trackOpens);
-    if (changes.trackClicks !== undefined) set('track_clicks', changes.trackClicks);
     set('updated_at', changes.updatedAt.toISOString());
     const ctes = [
       `m AS (UPDATE messages SET ${sets.join(', ')}

@@ -11,19 +11,12 @@ import { resolveTimeZone } from './recipient-zone.util';
 import { computeRetryDelay, SendFailure } from './retry-policy.util';
 import { nextAllowedSendTime } from './send-window.util';
 import { DEFAULT_SEND_WORKER_OPTIONS, SEND_WORKER_OPTIONS, type SendWorkerOptions } from './send.options';
-import {
-  IN_FLIGHT_REASON,
-  type MessageChanges,
-  type MessageRow,
-  type RecipientContext,
-  SendRepository,
-} from './send.repository';
+import { IN_FLIGHT_REASON, type MessageChanges, type MessageRow, SendRepository } from './send.repository';
+import type { RecipientContext } from '../recipient-context.query';
 import { frequencyCapUntil } from './frequency-cap.util';
 import { TokenBucket } from './token-bucket';
 import { MailTransport } from './transports/mail-transport';
 
-/** status_reason of a message handed to the transport whose outcome is not yet recorded. */
-export const IN_FLIGHT = IN_FLIGHT_REASON;
 const WEEK_MS = 7 * 24 * 60 * 60_000;
 
 export interface RunSummary {
@@ -306,7 +299,7 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
       logger.warn({ messageId: message.id, expiresAt: message.expiresAt.toISOString() }, 'message expired unsent');
       return this.finish(message, now, 'dead', 'expired', 'email.dead');
     }
-    if (message.statusReason === IN_FLIGHT) {
+    if (message.statusReason === IN_FLIGHT_REASON) {
       // A previous attempt reached the transport and its outcome was never recorded.
       if ((await this.transport.lookup(message.id)) === 'accepted') {
         const [ok] = await this.recordSent([{ p: { message }, providerMessageId: null }], now);

@@ -6,7 +6,7 @@ import { DomainError, ErrorCode } from '../../common/domain-error';
 import { parseOrThrow } from '../../common/zod-issues';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import type { MessageKind } from '../message.entity';
-import type { Locale } from '../messaging.contracts';
+import type { Locale, RenderedMessage } from '../messaging.contracts';
 import { resolveTimeZone } from '../send/recipient-zone.util';
 import { enqueueMessageSchema } from '../send/send.schemas';
 import { type TemplateDefinition, templateLocales } from './template-catalog';
@@ -45,17 +45,8 @@ export interface TemplateDefinitionView extends TemplateSummaryView {
   sampleData: Record<string, unknown>;
 }
 
-export interface TemplatePreviewView {
-  template: string;
-  locale: Locale;
-  kind: MessageKind;
-  topic: string | null;
-  subject: string;
-  preheader: string | null;
-  html: string;
-  text: string;
-  links: string[];
-}
+/** A rendered preview: everything but the unsubscribe URL signed for the preview id. */
+export type TemplatePreviewView = Omit<RenderedMessage, 'unsubscribeUrl'>;
 
 /**
  * Lists, inspects and previews mail templates. A preview is rendered in memory only:

@@ -7,18 +7,11 @@ import type { OutgoingMail } from '../outgoing-mail';
 import { SendFailure } from '../retry-policy.util';
 import { MailTransport, type TransportResult } from './mail-transport';
 
-/** SMTP stages before the message body: a failure there means the server never took it. */
-const BEFORE_DATA = new Set([
-  'CONN',
-  'EHLO',
-  'HELO',
-  'LHLO',
-  'STARTTLS',
-  'AUTH PLAIN',
-  'AUTH LOGIN',
-  'MAIL FROM',
-  'RCPT TO',
-]);
+/**
+ * SMTP stages before the message body: a failure there means the server never took it.
+ * Not `CONN`: nodemailer also names a connection lost after DATA that way.
+ */
+const BEFORE_DATA = new Set(['EHLO', 'HELO', 'LHLO', 'STARTTLS', 'AUTH PLAIN', 'AUTH LOGIN', 'MAIL FROM', 'RCPT TO']);
 
 interface SmtpError {
   message?: string;
@@ -47,7 +40,7 @@ export function classifySmtpError(error: unknown): SendFailure {
   }
   const refused = e.errno === 'ECONNREFUSED' || e.errno === -111 || NEVER_CONNECTED.test(e.message ?? '');
   if (refused || e.code === 'EDNS' || e.code === 'EAUTH') return new SendFailure('retry', message);
-  if (e.command !== undefined && e.command !== 'CONN' && BEFORE_DATA.has(e.command)) {
+  if (e.command !== undefined && BEFORE_DATA.has(e.command)) {
     return new SendFailure('retry', message);
   }
   return new SendFailure('unknown', message);
