@@ -7,17 +7,21 @@ import { ConfigError, loadConfig } from './config/load-config';
 import { openDatabase, runMigrations } from './database/data-source.factory';
 import { DataDirLockedError } from './database/embedded-lock';
 
+/** Buffers flush and in-flight sends settle within this; past it the process exits anyway. */
+const SHUTDOWN_TIMEOUT_MS = 30_000;
+
 async function main(): Promise<void> {
   // Settings may also come from a .env file in the working directory (see .env.example).
   if (existsSync('.env')) process.loadEnvFile('.env');
-  const { config, generatedSecretsFile } = loadConfig();
+  const { config, generatedSecretsFile, generatedAdminApiKey } = loadConfig();
   configureLogger(config.log);
   if (generatedSecretsFile) {
     logger.warn(
       { file: generatedSecretsFile },
-      'generated a tracking secret and an admin API key for the embedded trial',
+      'generated a tracking secret and an admin API key for the embedded trial; the key is stored only as a hash',
     );
   }
+  if (generatedAdminApiKey !== undefined) showNewAdminKeyOnce(generatedAdminApiKey);
   const database = await openDatabase(
     config.database.kind === 'embedded'
       ? { kind: 'embedded', dataDir: config.database.dataDir }
@@ -31,13 +35,22 @@ async function main(): Promise<void> {
     if (closing) return;
     closing = true;
     logger.info({ signal }, 'shutting down');
+    // A hung close (a stuck connection, a transport that never answers) must not keep the process alive.
+    setTimeout(() => {
+      logger.error({ timeoutMs: SHUTDOWN_TIMEOUT_MS }, 'shutdown timed out; exiting');
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS).unref();
     void (async () => {
+      let code = 0;
       try {
         await app.close();
+      } catch (error: unknown) {
+        logger.error({ err: error }, 'error while closing the app');
+        code = 1;
       } finally {
         await database.close();
         logger.info('stopped');
-        process.exit(0);
+        process.exit(code);
       }
     })();
   };
@@ -58,3 +71,22 @@ main().catch((error: unknown) => {
   }
   process.exit(1);
 });
+
+/**
+ * The generated admin key is shown once, on the terminal, outside the structured log
+ * (which never carries secrets); only its hash is kept. `npm run admin-key` makes another.
+ */
+function showNewAdminKeyOnce(key: string): void {
+  process.stderr.write(
+    [
+      '',
+      '  Admin API key (shown once; only its hash is stored, in the data directory):',
+      '',
+      `    ${key}`,
+      '',
+      '  Send it in the X-Api-Key header. Lost it? `npm run admin-key` makes a new one.',
+      '',
+      '',
+    ].join('\n'),
+  );
+}

@@ -1,8 +1,8 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { envSchema, parseDurationMs, parseTrackingKeys, parseTrustProxy } from './config.schema';
-import { ConfigError, hashApiKey, loadConfig } from './load-config';
+import { addEmbeddedApiKey, ConfigError, hashApiKey, loadConfig } from './load-config';
 
 describe('loadConfig', () => {
   let dir: string;
@@ -23,8 +23,46 @@ describe('loadConfig', () => {
     expect(second.generatedSecretsFile).toBeUndefined();
     expect(second.config.tracking.keys).toEqual(first.config.tracking.keys);
     expect(second.config.adminApiKeyHashes).toEqual(first.config.adminApiKeyHashes);
-    const stored = JSON.parse(readFileSync(join(dir, 'secrets.json'), 'utf8')) as { adminApiKey: string };
-    expect(first.config.adminApiKeyHashes).toEqual([hashApiKey(stored.adminApiKey)]);
+    const key = first.generatedAdminApiKey ?? '';
+    expect(key).toMatch(/^tend_[A-Za-z0-9_-]{32}$/);
+    expect(second.generatedAdminApiKey).toBeUndefined();
+    expect(first.config.adminApiKeyHashes).toEqual([hashApiKey(key)]);
+    // Only the hash is kept on disk.
+    const stored = readFileSync(join(dir, 'secrets.json'), 'utf8');
+    expect(stored).not.toContain(key);
+    expect(JSON.parse(stored)).toEqual({
+      trackingSecret: expect.stringMatching(/^k1:/) as unknown,
+      adminApiKeyHashes: [`sha256:${hashApiKey(key)}`],
+    });
+  });
+
+  it('upgrades a secrets file that holds a plaintext key to its hash, and the key keeps working', () => {
+    const legacyKey = 'tend_legacy-plaintext-key-0123456789';
+    writeFileSync(
+      join(dir, 'secrets.json'),
+      JSON.stringify({ trackingSecret: 'k1:abcdefghijklmnopqrstuvwxyz0123456789', adminApiKey: legacyKey }),
+    );
+    const { config } = loadConfig({ DATA_DIR: dir });
+    expect(config.adminApiKeyHashes).toEqual([hashApiKey(legacyKey)]);
+    expect(readFileSync(join(dir, 'secrets.json'), 'utf8')).not.toContain(legacyKey);
+    expect(loadConfig({ DATA_DIR: dir }).config.adminApiKeyHashes).toEqual([hashApiKey(legacyKey)]);
+  });
+
+  it('adds admin keys for `npm run admin-key`, keeping or revoking the others', () => {
+    const first = loadConfig({ DATA_DIR: dir }).generatedAdminApiKey ?? '';
+    const second = addEmbeddedApiKey(dir, false).key;
+    expect(loadConfig({ DATA_DIR: dir }).config.adminApiKeyHashes).toEqual([hashApiKey(first), hashApiKey(second)]);
+    const third = addEmbeddedApiKey(dir, true).key;
+    expect(loadConfig({ DATA_DIR: dir }).config.adminApiKeyHashes).toEqual([hashApiKey(third)]);
+    expect(readFileSync(join(dir, 'secrets.json'), 'utf8')).not.toContain(third);
+  });
+
+  it('refuses a secrets file it cannot read, naming the file', () => {
+    writeFileSync(
+      join(dir, 'secrets.json'),
+      JSON.stringify({ trackingSecret: 'k1:x', adminApiKeyHashes: ['md5:abc'] }),
+    );
+    expect(() => loadConfig({ DATA_DIR: dir })).toThrow(`${join(dir, 'secrets.json')}: is not a valid secrets file`);
   });
 
   it('lists every problem at once', () => {

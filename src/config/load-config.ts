@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { z } from 'zod';
 import type { AppConfig } from './app-config';
@@ -18,41 +18,93 @@ export function formatIssues(issues: z.core.$ZodIssue[]): string[] {
   return issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`);
 }
 
-interface GeneratedSecrets {
+/** What `$DATA_DIR/secrets.json` holds: the signing secret, and admin API keys only as hashes. */
+interface StoredSecrets {
   trackingSecret: string;
-  adminApiKey: string;
+  adminApiKeyHashes: string[];
 }
 
-/**
- * The embedded trial needs no settings: secrets it needs are generated once and
- * kept (mode 0600) in the data directory so tokens and keys survive restarts.
- */
-export function loadOrCreateEmbeddedSecrets(dataDir: string): GeneratedSecrets & { file: string; created: boolean } {
-  const file = join(dataDir, 'secrets.json');
-  if (existsSync(file)) {
-    const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<GeneratedSecrets>;
-    if (typeof parsed.trackingSecret === 'string' && typeof parsed.adminApiKey === 'string') {
-      return { trackingSecret: parsed.trackingSecret, adminApiKey: parsed.adminApiKey, file, created: false };
-    }
-    throw new ConfigError([`${file}: is not a valid secrets file; move it away to generate new secrets`]);
-  }
-  mkdirSync(dataDir, { recursive: true });
-  const secrets: GeneratedSecrets = {
-    trackingSecret: `k1:${randomBytes(36).toString('base64url')}`,
-    adminApiKey: `tend_${randomBytes(24).toString('base64url')}`,
-  };
-  writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
-  return { ...secrets, file, created: true };
+export interface EmbeddedSecrets extends StoredSecrets {
+  file: string;
+  /** The plaintext admin key, only on the boot that generated it: shown once, never stored. */
+  newAdminApiKey: string | undefined;
+}
+
+export function generateApiKey(): string {
+  return `tend_${randomBytes(24).toString('base64url')}`;
 }
 
 export function hashApiKey(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex');
 }
 
+function readStoredSecrets(file: string): StoredSecrets {
+  const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<StoredSecrets> & { adminApiKey?: unknown };
+  const hashes = parsed.adminApiKeyHashes;
+  if (typeof parsed.trackingSecret === 'string' && Array.isArray(hashes)) {
+    if (hashes.every((h): h is string => typeof h === 'string' && /^sha256:[0-9a-f]{64}$/.test(h))) {
+      return { trackingSecret: parsed.trackingSecret, adminApiKeyHashes: hashes };
+    }
+  }
+  // Files written before keys were stored hashed hold the key itself: keep it working, store only its hash.
+  if (typeof parsed.trackingSecret === 'string' && typeof parsed.adminApiKey === 'string') {
+    const upgraded = {
+      trackingSecret: parsed.trackingSecret,
+      adminApiKeyHashes: [`sha256:${hashApiKey(parsed.adminApiKey)}`],
+    };
+    writeStoredSecrets(file, upgraded);
+    return upgraded;
+  }
+  throw new ConfigError([`${file}: is not a valid secrets file; move it away to generate new secrets`]);
+}
+
+function writeStoredSecrets(file: string, secrets: StoredSecrets, flag: 'w' | 'wx' = 'w'): void {
+  const temp = `${file}.${process.pid}.tmp`;
+  if (flag === 'wx' && existsSync(file)) throw new ConfigError([`${file}: already exists`]);
+  writeFileSync(temp, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
+  renameSync(temp, file);
+}
+
+/**
+ * The embedded trial needs no settings: secrets it needs are generated once and
+ * kept (mode 0600) in the data directory so tokens and keys survive restarts.
+ * The admin API key is stored only as a SHA-256 hash; its plaintext is returned
+ * once, to be shown to the person who started Tend.
+ */
+export function loadOrCreateEmbeddedSecrets(dataDir: string): EmbeddedSecrets {
+  const file = join(dataDir, 'secrets.json');
+  if (existsSync(file)) return { ...readStoredSecrets(file), file, newAdminApiKey: undefined };
+  mkdirSync(dataDir, { recursive: true });
+  const key = generateApiKey();
+  const secrets: StoredSecrets = {
+    trackingSecret: `k1:${randomBytes(36).toString('base64url')}`,
+    adminApiKeyHashes: [`sha256:${hashApiKey(key)}`],
+  };
+  writeStoredSecrets(file, secrets, 'wx');
+  return { ...secrets, file, newAdminApiKey: key };
+}
+
+/**
+ * Adds a new admin API key to the embedded secrets file (`npm run admin-key`);
+ * with `revokeOthers` it becomes the only one. Returns the plaintext key.
+ */
+export function addEmbeddedApiKey(dataDir: string, revokeOthers: boolean): { key: string; file: string } {
+  const current = loadOrCreateEmbeddedSecrets(dataDir);
+  const key = generateApiKey();
+  const hash = `sha256:${hashApiKey(key)}`;
+  // A file created just now holds a key nobody has seen: replace it.
+  const fresh = current.newAdminApiKey !== undefined;
+  const hashes = revokeOthers || fresh ? [hash] : [...current.adminApiKeyHashes, hash];
+  writeStoredSecrets(current.file, { trackingSecret: current.trackingSecret, adminApiKeyHashes: hashes });
+  return { key, file: current.file };
+}
+
 export interface LoadedConfig {
   config: AppConfig;
   /** Set when the embedded secrets file was written by this boot. */
   generatedSecretsFile: string | undefined;
+  /** The admin API key generated by this boot (embedded trial only): show it once, it is stored hashed. */
+  generatedAdminApiKey: string | undefined;
 }
 
 /** Validates every setting at once; throws ConfigError listing all problems. */
@@ -64,11 +116,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   let trackingSecret = raw.TRACKING_SECRET;
   let adminApiKey = raw.ADMIN_API_KEY;
   let generatedSecretsFile: string | undefined;
+  let generatedAdminApiKey: string | undefined;
   if (trackingSecret === undefined || adminApiKey === undefined) {
     const secrets = loadOrCreateEmbeddedSecrets(dataDir);
     trackingSecret ??= secrets.trackingSecret;
-    adminApiKey ??= secrets.adminApiKey;
-    if (secrets.created) generatedSecretsFile = secrets.file;
+    if (adminApiKey === undefined) {
+      adminApiKey = secrets.adminApiKeyHashes.join(',');
+      generatedAdminApiKey = secrets.newAdminApiKey;
+    }
+    if (secrets.newAdminApiKey !== undefined) generatedSecretsFile = secrets.file;
   }
   const keys = parseTrackingKeys(trackingSecret);
   if (typeof keys === 'string') throw new ConfigError([`TRACKING_SECRET: ${keys}`]);
@@ -133,5 +189,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     log: { level: raw.LOG_LEVEL, pretty: raw.LOG_PRETTY },
     import: { maxRows: raw.IMPORT_MAX_ROWS, maxBytes: raw.IMPORT_MAX_BYTES },
   };
-  return { config, generatedSecretsFile };
+  return { config, generatedSecretsFile, generatedAdminApiKey };
 }
