@@ -424,7 +424,7 @@ describe('product-usage events: ingest and timelines', () => {
             props: { messageId: 'msg-1' },
           },
         ]);
-        expect(appended).toHaveLength(1);
+        expect(appended).toBe(1);
       });
       // Two events within the same millisecond (written by SQL with microseconds).
       await t.db.dataSource.query(

@@ -103,8 +103,8 @@ export class EventsService {
 
     const inserted = await this.repository.appendEvents(this.repository.manager, rows);
     return {
-      accepted: inserted.length,
-      duplicates: duplicatesInBatch + rows.length - inserted.length,
+      accepted: inserted,
+      duplicates: duplicatesInBatch + rows.length - inserted,
       rejected,
     };
   }
