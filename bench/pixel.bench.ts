@@ -88,7 +88,13 @@ export async function benchPixel(connections: number, durationSeconds: number): 
       gracePeriodMs: 0,
     });
     const port = await freePort();
-    const env = { ...target.env, PUBLIC_BASE_URL: `http://127.0.0.1:${port}`, ROLE: 'api' };
+    const profile = process.env.BENCH_CPU_PROF;
+    const env = {
+      ...target.env,
+      PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+      ROLE: 'api',
+      ...(profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profile}` } : {}),
+    };
     let tend = startTend(env, port);
     await waitReady(tend, 120_000);
     // Tend applied the migrations at start; now the messages the tokens name.
