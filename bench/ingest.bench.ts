@@ -25,16 +25,17 @@ export async function benchIngest(
   concurrency: number,
 ): Promise<IngestFigures> {
   const target = await createTarget(engine);
-  const tend = await startOn(target);
+  let tend: Awaited<ReturnType<typeof startOn>> | undefined;
   try {
+    const running = (tend = await startOn(target));
     const accounts = generatedAccountIds(1000);
     const accountsBody = generateAccountsNdjson(1000);
-    const accountsResult = await api(tend, 'POST', '/api/accounts/import', accountsBody, 'application/x-ndjson');
+    const accountsResult = await api(running, 'POST', '/api/accounts/import', accountsBody, 'application/x-ndjson');
     if (accountsResult.status !== 200) throw new Error(`account import failed: ${JSON.stringify(accountsResult.json)}`);
 
     const contactsBody = generateContactsNdjson(contacts, accounts);
     const importStarted = performance.now();
-    const imported = await api(tend, 'POST', '/api/contacts/import', contactsBody, 'application/x-ndjson');
+    const imported = await api(running, 'POST', '/api/contacts/import', contactsBody, 'application/x-ndjson');
     const importMs = performance.now() - importStarted;
     if (imported.status !== 200)
       throw new Error(`contact import failed: ${JSON.stringify(imported.json).slice(0, 500)}`);
@@ -49,7 +50,7 @@ export async function benchIngest(
       Array.from({ length: concurrency }, async () => {
         while (next < bodies.length) {
           const body = bodies[next++]!;
-          const result = await api(tend, 'POST', '/api/events', body, 'application/json');
+          const result = await api(running, 'POST', '/api/events', body, 'application/json');
           if (result.status !== 200) throw new Error(`ingest failed: ${JSON.stringify(result.json).slice(0, 500)}`);
           accepted += (result.json as { accepted: number }).accepted;
         }
@@ -68,7 +69,8 @@ export async function benchIngest(
       concurrency,
     };
   } finally {
-    await stopTend(tend);
+    // A Tend that failed to start must not leave its database behind.
+    if (tend !== undefined) await stopTend(tend);
     await target.dispose();
   }
 }

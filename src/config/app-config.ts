@@ -1,4 +1,4 @@
-import type { TrackingKey } from './config.schema';
+import type { TierThreshold, TrackingKey } from './config.schema';
 
 export type Role = 'all' | 'api' | 'worker';
 export type MailTransportKind = 'outbox' | 'smtp' | 'sendgrid';
@@ -61,6 +61,15 @@ export interface AppConfig {
     businessDays: number[];
   };
   defaults: { timeZone: string; locale: 'ja' | 'en' };
+  /** What scenario facts are computed with (see src/scenarios/core/facts/fact-context.ts). */
+  facts: {
+    /** ARR thresholds by ISO currency; accounts without ARR or thresholds are tech-touch. */
+    tierThresholds: Record<string, TierThreshold>;
+    /** Onboarding: the first N days after the contract start. */
+    onboardingDays: number;
+    /** Renewal: the last M days before the renewal date (and after it, while overdue). */
+    renewalWindowDays: number;
+  };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; pretty: boolean };
   import: { maxRows: number; maxBytes: number };
 }

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { isValidTimeZone } from '../common/time-zone.util';
 
 /** Durations written like `30d`, `12h`, `15m`, `45s`, parsed to milliseconds. */
 export const durationSchema = z
@@ -17,15 +18,6 @@ export function parseDurationMs(text: string): number {
 }
 
 const timeZoneSchema = z.string().refine(isValidTimeZone, 'must be an IANA time zone such as Asia/Tokyo');
-
-export function isValidTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const optionalString = z
   .string()
@@ -66,6 +58,38 @@ export function parseTrackingKeys(text: string): TrackingKey[] | string {
   if (keys[0]?.retiredAt) return 'the first key signs new tokens and cannot be retired';
   if (new Set(keys.map((k) => k.kid)).size !== keys.length) return 'key ids must be unique';
   return keys;
+}
+
+/** ARR thresholds of one currency: ARR >= highTouch is high-touch, >= midTouch mid-touch, else tech-touch. */
+export interface TierThreshold {
+  highTouch: number;
+  midTouch: number;
+}
+
+/**
+ * `TIER_THRESHOLDS`: `currency:highTouchMin:midTouchMin` entries, comma-separated, e.g.
+ * `JPY:10000000:3000000,USD:100000:30000`. Empty: every account is tech-touch.
+ * Returns the thresholds by currency, or a message.
+ */
+export function parseTierThresholds(text: string): Record<string, TierThreshold> | string {
+  const thresholds: Record<string, TierThreshold> = {};
+  const value = text.trim();
+  if (value === '') return thresholds;
+  for (const [index, raw] of value.split(',').entries()) {
+    const entry = raw.trim();
+    const match = /^([A-Z]{3}):(\d+(?:\.\d+)?):(\d+(?:\.\d+)?)$/.exec(entry);
+    if (!match) {
+      return `entry ${index + 1} (${JSON.stringify(entry)}) must be CURRENCY:highTouchMin:midTouchMin, e.g. JPY:10000000:3000000`;
+    }
+    const [, currency, high, mid] = match as unknown as [string, string, string, string];
+    const highTouch = Number(high);
+    const midTouch = Number(mid);
+    if (highTouch < midTouch)
+      return `entry ${index + 1} (${currency}): the high-touch minimum must be >= the mid-touch minimum`;
+    if (Object.hasOwn(thresholds, currency)) return `entry ${index + 1}: ${currency} is listed twice`;
+    thresholds[currency] = { highTouch, midTouch };
+  }
+  return thresholds;
 }
 
 /** Names proxy-addr (Fastify's trustProxy) understands for well-known ranges. */
@@ -194,6 +218,29 @@ export const envSchema = z
       .default('mon,tue,wed,thu,fri'),
     QUIET_HOURS_SCOPE: z.enum(['advertising', 'all']).default('advertising'),
     EMAIL_TRACKING_DEFAULT: z.enum(['full', 'clicks', 'none']).default('full'),
+    TIER_THRESHOLDS: z
+      .string()
+      .default('JPY:10000000:3000000,USD:100000:30000')
+      .transform((text, ctx) => {
+        const parsed = parseTierThresholds(text);
+        if (typeof parsed === 'string') {
+          ctx.addIssue({ code: 'custom', message: parsed });
+          return z.NEVER;
+        }
+        return parsed;
+      }),
+    ONBOARDING_DAYS: z.coerce
+      .number({ message: 'must be a whole number of days' })
+      .int('must be a whole number of days')
+      .min(0)
+      .max(3650)
+      .default(90),
+    RENEWAL_WINDOW_DAYS: z.coerce
+      .number({ message: 'must be a whole number of days' })
+      .int('must be a whole number of days')
+      .min(0)
+      .max(3650)
+      .default(90),
     DEFAULT_TIMEZONE: timeZoneSchema.default('Asia/Tokyo'),
     DEFAULT_LOCALE: z.enum(['ja', 'en']).default('ja'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

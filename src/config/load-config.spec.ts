@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { envSchema, parseDurationMs, parseTrackingKeys, parseTrustProxy } from './config.schema';
+import { envSchema, parseDurationMs, parseTierThresholds, parseTrackingKeys, parseTrustProxy } from './config.schema';
 import { addEmbeddedApiKey, ConfigError, hashApiKey, loadConfig } from './load-config';
 
 describe('loadConfig', () => {
@@ -121,6 +121,58 @@ describe('loadConfig: TRUST_PROXY', () => {
       expect(() => loadConfig({ DATA_DIR: dir, TRUST_PROXY: 'yes' })).toThrow(/TRUST_PROXY: entry 1/);
       expect(loadConfig({ DATA_DIR: dir }).config.http.trustProxy).toBe(false);
       expect(loadConfig({ DATA_DIR: dir, TRUST_PROXY: '10.0.0.0/8' }).config.http.trustProxy).toEqual(['10.0.0.0/8']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('scenario fact settings', () => {
+  it('defaults to JPY and USD tiers and 90-day onboarding and renewal windows', () => {
+    const env = envSchema.parse({});
+    expect(env.TIER_THRESHOLDS).toEqual({
+      JPY: { highTouch: 10_000_000, midTouch: 3_000_000 },
+      USD: { highTouch: 100_000, midTouch: 30_000 },
+    });
+    expect([env.ONBOARDING_DAYS, env.RENEWAL_WINDOW_DAYS]).toEqual([90, 90]);
+  });
+
+  it('reads thresholds per currency, decimals allowed, empty for none', () => {
+    expect(parseTierThresholds(' EUR:80000.5:25000 , JPY:1:0 ')).toEqual({
+      EUR: { highTouch: 80_000.5, midTouch: 25_000 },
+      JPY: { highTouch: 1, midTouch: 0 },
+    });
+    expect(parseTierThresholds('')).toEqual({});
+  });
+
+  it('stops the boot with a clear message for bad thresholds and day counts', () => {
+    expect(parseTierThresholds('jpy:1:0')).toBe(
+      'entry 1 ("jpy:1:0") must be CURRENCY:highTouchMin:midTouchMin, e.g. JPY:10000000:3000000',
+    );
+    expect(parseTierThresholds('JPY:100')).toMatch(/^entry 1 \("JPY:100"\) must be/);
+    expect(parseTierThresholds('USD:1:2')).toBe(
+      'entry 1 (USD): the high-touch minimum must be >= the mid-touch minimum',
+    );
+    expect(parseTierThresholds('USD:2:1,USD:3:1')).toBe('entry 2: USD is listed twice');
+    expect(parseTierThresholds('USD:-2:1')).toMatch(/must be CURRENCY/);
+    const dir = mkdtempSync(join(tmpdir(), 'tend-config-'));
+    try {
+      expect(() =>
+        loadConfig({ DATA_DIR: dir, TIER_THRESHOLDS: 'USD:1:2', ONBOARDING_DAYS: '1.5', RENEWAL_WINDOW_DAYS: 'soon' }),
+      ).toThrow(
+        /TIER_THRESHOLDS: entry 1 \(USD\)[\s\S]*ONBOARDING_DAYS: must be a whole number of days[\s\S]*RENEWAL_WINDOW_DAYS: must be a whole number of days/,
+      );
+      const { config } = loadConfig({
+        DATA_DIR: dir,
+        TIER_THRESHOLDS: 'EUR:100:10',
+        ONBOARDING_DAYS: '30',
+        RENEWAL_WINDOW_DAYS: '0',
+      });
+      expect(config.facts).toEqual({
+        tierThresholds: { EUR: { highTouch: 100, midTouch: 10 } },
+        onboardingDays: 30,
+        renewalWindowDays: 0,
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

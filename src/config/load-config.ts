@@ -186,6 +186,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
       ),
     },
     defaults: { timeZone: raw.DEFAULT_TIMEZONE, locale: raw.DEFAULT_LOCALE },
+    facts: {
+      tierThresholds: raw.TIER_THRESHOLDS,
+      onboardingDays: raw.ONBOARDING_DAYS,
+      renewalWindowDays: raw.RENEWAL_WINDOW_DAYS,
+    },
     log: { level: raw.LOG_LEVEL, pretty: raw.LOG_PRETTY },
     import: { maxRows: raw.IMPORT_MAX_ROWS, maxBytes: raw.IMPORT_MAX_BYTES },
   };

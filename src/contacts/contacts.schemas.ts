@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isValidTimeZone } from '../config/config.schema';
+import { isValidTimeZone } from '../common/time-zone.util';
 import { ACCOUNT_STATUSES } from './account.entity';
 import { CONTACT_ROLES, CONTACT_STATUSES, EMAIL_TRACKING_LEVELS } from './contact.entity';
 

@@ -85,8 +85,8 @@ function formatTime(ms: number, offset: 'Z' | '+09:00'): string {
   return new Date(ms + 9 * 3_600_000).toISOString().replace('Z', '+09:00');
 }
 
-/** Small seeded PRNG so batches are reproducible. */
-function mulberry32(seed: number): () => number {
+/** Small seeded PRNG so generated data is reproducible. */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
