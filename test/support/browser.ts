@@ -31,6 +31,9 @@ export async function launchChromium(): Promise<Browser> {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      // The test site is served as `localhost`: never ask a resolver for it (a slow or
+      // failing DNS lookup under load showed up as net::ERR_NAME_NOT_RESOLVED).
+      '--host-resolver-rules=MAP localhost 127.0.0.1',
     ],
     timeout: 30_000,
   });
