@@ -9,6 +9,7 @@ import { MessagingPolicyModule } from './messaging/policy/messaging-policy.modul
 import { MessagingSendWorkerModule } from './messaging/send/messaging-send-worker.module';
 import { MessagingSendModule } from './messaging/send/messaging-send.module';
 import { TemplatesApiModule } from './messaging/templates/templates-api.module';
+import { ScenarioRuntimeModule } from './scenarios/runtime/scenario-runtime.module';
 import { TrackingWorkerModule } from './tracking/tracking-worker.module';
 import { TrackingModule } from './tracking/tracking.module';
 
@@ -37,7 +38,7 @@ export class AppModule {
       );
     }
     if (role === 'worker' || role === 'all') {
-      imports.push(ScheduleModule.forRoot(), TrackingWorkerModule, MessagingSendWorkerModule);
+      imports.push(ScheduleModule.forRoot(), TrackingWorkerModule, MessagingSendWorkerModule, ScenarioRuntimeModule);
     }
     return { module: AppModule, imports };
   }

@@ -160,7 +160,13 @@ export interface SplitStep extends StepBase {
   };
 }
 export interface HandoffStep extends StepBase {
-  handoff: { to: 'owner'; reason: string; priority: 'low' | 'normal' | 'high' | 'urgent'; note?: string | undefined };
+  handoff: {
+    to: 'owner';
+    reason: string;
+    kind: 'risk' | 'expansion' | 'request';
+    priority: 'low' | 'normal' | 'high' | 'urgent';
+    note?: string | undefined;
+  };
 }
 export interface SetStep extends StepBase {
   set: { on: 'contact' | 'account'; attribute: string; value: string | number | boolean | null };
@@ -241,6 +247,10 @@ const handoffStepSchema = z.strictObject({
     reason: describe(
       z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be a reason code: a-z first, then a-z, 0-9 or _'),
       'A reason code, e.g. `onboarding_stalled`, `expansion_ready`. One open handoff per account and reason.',
+    ),
+    kind: describe(
+      z.enum(['risk', 'expansion', 'request']).default('risk'),
+      'risk (default): the customer may leave; expansion: an opportunity; request: the customer asked for a person.',
     ),
     priority: z.enum(['low', 'normal', 'high', 'urgent']).default('normal'),
     note: z.string().max(2000).optional(),

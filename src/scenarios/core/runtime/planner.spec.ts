@@ -170,7 +170,7 @@ steps:
       expect.objectContaining({
         kind: 'handoff',
         stepId: 'stalled',
-        handoff: { to: 'owner', reason: 'onboarding_stalled', priority: 'high' },
+        handoff: { to: 'owner', reason: 'onboarding_stalled', kind: 'risk', priority: 'high' },
       }),
       expect.objectContaining({ kind: 'send', stepId: 'thanks' }),
     ]);

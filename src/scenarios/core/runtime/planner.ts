@@ -28,7 +28,14 @@ export interface EnrollmentState {
 
 export type Waiting =
   | { kind: 'wait'; until: Date }
-  | { kind: 'wait_for'; event: string; where: Readonly<Record<string, unknown>> | undefined; timeoutAt: Date }
+  | {
+      kind: 'wait_for';
+      event: string;
+      where: Readonly<Record<string, unknown>> | undefined;
+      /** Events from this time on count. */
+      since: Date;
+      timeoutAt: Date;
+    }
   /** Held out by a split: nothing more happens; kept until the goal window ends so it is measured. */
   | { kind: 'holdout'; until: Date };
 
@@ -156,7 +163,7 @@ export function advance(input: AdvanceInput): AdvanceResult {
       case 'wait_for': {
         const s = (step as WaitForStep).wait_for;
         const timeoutAt = new Date(now.getTime() + durationMs(s.timeout));
-        state = { ...state, waiting: { kind: 'wait_for', event: s.event, where: s.where, timeoutAt } };
+        state = { ...state, waiting: { kind: 'wait_for', event: s.event, where: s.where, since: now, timeoutAt } };
         trace.push(`${id}: wait for ${s.event} until ${timeoutAt.toISOString()}`);
         return done({ kind: 'waiting', nextRunAt: timeoutAt });
       }

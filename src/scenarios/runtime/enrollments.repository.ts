@@ -1,0 +1,367 @@
+import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { CatalogDefinition, ScenarioDefinition } from '../core/scenario.schema';
+import type { EnrollmentState, Waiting } from '../core/runtime/planner';
+
+export type EnrollmentStatus = 'active' | 'completed' | 'exited' | 'converted';
+
+/** A due enrollment, leased to one worker. */
+export interface ClaimedEnrollment {
+  state: EnrollmentState;
+  scenarioId: string;
+  versionHash: string;
+  subjectKind: 'contact' | 'account';
+  accountId: string;
+  contactId: string | null;
+}
+
+/** One subject to enroll, with the keys that make entry idempotent. */
+export interface EntryCandidate {
+  accountId: string;
+  contactId: string | null;
+  /** `contact:<id>` or `account:<id>` (from the entry policy). */
+  entryKey: string;
+  /** '' for once-per entries; the occurrence otherwise (a date offset, an entry time). */
+  occurrenceKey: string;
+  reason: Record<string, unknown>;
+}
+
+interface RawEnrollment {
+  id: string;
+  scenario_id: string;
+  version_hash: string;
+  subject_kind: 'contact' | 'account';
+  account_id: string;
+  contact_id: string | null;
+  cursor: number | null;
+  waiting: RawWaiting | null;
+  assignments: Record<string, string>;
+  visits: Record<string, number>;
+  entered_at: Date;
+}
+
+type RawWaiting =
+  | { kind: 'wait'; until: string }
+  | { kind: 'wait_for'; event: string; where?: Record<string, unknown>; since: string; timeoutAt: string }
+  | { kind: 'holdout'; until: string };
+
+/** What one run decided for one enrollment, to store in one transaction with its effects. */
+export interface EnrollmentUpdate {
+  state: EnrollmentState;
+  status: EnrollmentStatus;
+  nextRunAt: Date | null;
+  exitReason: string | null;
+  /** The first variant assigned (reports group by it). */
+  variant: string | null;
+}
+
+/**
+ * Storage of enrollments: set-based entry, claiming due work with FOR UPDATE SKIP LOCKED
+ * under a lease, and fenced writes (only the lease holder may write an enrollment).
+ */
+@Injectable()
+export class EnrollmentsRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Stores a scenario version (idempotent: versions are content hashes). */
+  async saveVersion(
+    definition: ScenarioDefinition,
+    versionHash: string,
+    catalog: CatalogDefinition,
+    file: string,
+    now: Date,
+  ): Promise<void> {
+    await this.dataSource.query(
+      `INSERT INTO scenario_versions (scenario_id, version_hash, definition, catalog, file, loaded_at)
+       VALUES ($1, $2, $3::jsonb, $4::jsonb, $5, $6)
+       ON CONFLICT ON CONSTRAINT pk_scenario_versions DO NOTHING`,
+      [definition.id, versionHash, JSON.stringify(definition), JSON.stringify(catalog), file, now.toISOString()],
+    );
+  }
+
+  /**
+   * Enrolls candidates in one statement. A candidate already enrolled under the same
+   * entry and occurrence keys is skipped (two triggers, two instances: one enrollment);
+   * with `againAfterMs`, one that entered less than that long ago is skipped too.
+   * Returns the ids of the new enrollments.
+   */
+  async enroll(
+    scenarioId: string,
+    versionHash: string,
+    subjectKind: 'contact' | 'account',
+    candidates: readonly EntryCandidate[],
+    now: Date,
+    againAfterMs: number | null,
+  ): Promise<string[]> {
+    if (candidates.length === 0) return [];
+    const rows = candidates.map((c) => ({
+      id: randomUUID(),
+      accountId: c.accountId,
+      contactId: c.contactId,
+      entryKey: c.entryKey,
+      occurrenceKey: c.occurrenceKey,
+      reason: c.reason,
+    }));
+    const inserted: { id: string }[] = await this.dataSource.query(
+      `INSERT INTO enrollments (id, scenario_id, version_hash, subject_kind, account_id, contact_id, entry_key,
+                                occurrence_key, state, next_run_at, entered_at, entry_reason)
+       SELECT c.id, $2, $3, $4, c."accountId", c."contactId", c."entryKey", c."occurrenceKey", 'active', $5, $5, c.reason
+         FROM json_to_recordset($1::json) AS c(id uuid, "accountId" uuid, "contactId" uuid, "entryKey" text,
+              "occurrenceKey" text, reason jsonb)
+        WHERE $6::bigint IS NULL OR NOT EXISTS (
+                SELECT 1 FROM enrollments e
+                 WHERE e.scenario_id = $2 AND e.entry_key = c."entryKey"
+                   AND e.entered_at > $5::timestamptz - make_interval(secs => $6::bigint / 1000.0))
+        ORDER BY c."entryKey" COLLATE "C", c."occurrenceKey" COLLATE "C"
+       ON CONFLICT ON CONSTRAINT uq_enrollments_entry DO NOTHING
+       RETURNING id`,
+      [JSON.stringify(rows), scenarioId, versionHash, subjectKind, now.toISOString(), againAfterMs],
+    );
+    return inserted.map((r) => r.id);
+  }
+
+  /**
+   * Leases up to `limit` due enrollments to `owner` until `now + leaseMs`. Rows leased by
+   * a worker that died become due again when its lease expires.
+   */
+  async claimDue(owner: string, now: Date, leaseMs: number, limit: number): Promise<ClaimedEnrollment[]> {
+    // An UPDATE ... RETURNING answers [rows, affected count] through TypeORM.
+    const [rows]: [RawEnrollment[], number] = await this.dataSource.query(
+      `UPDATE enrollments e SET lease_owner = $1, lease_until = $2::timestamptz + make_interval(secs => $3 / 1000.0)
+        WHERE e.id IN (
+          SELECT id FROM enrollments
+           WHERE state = 'active' AND next_run_at <= $2 AND (lease_until IS NULL OR lease_until < $2)
+           ORDER BY next_run_at
+           LIMIT $4
+           FOR UPDATE SKIP LOCKED)
+       RETURNING e.id, e.scenario_id, e.version_hash, e.subject_kind, e.account_id, e.contact_id, e.cursor,
+                 e.waiting, e.assignments, e.visits, e.entered_at`,
+      [owner, now.toISOString(), leaseMs, limit],
+    );
+    return rows.map(toClaimed);
+  }
+
+  /**
+   * Writes a run's outcome if `owner` still holds the lease; returns false when it does
+   * not (another worker took over: the caller rolls back, so nothing is written twice).
+   */
+  async fencedUpdate(m: EntityManager, owner: string, update: EnrollmentUpdate, now: Date): Promise<boolean> {
+    const s = update.state;
+    const ended = update.status === 'active' ? null : now.toISOString();
+    const result: [unknown[], number] = await m.query(
+      `UPDATE enrollments
+          SET cursor = $3, waiting = $4::jsonb, assignments = $5::jsonb, visits = $6::jsonb, state = $7,
+              next_run_at = $8, exit_reason = $9, ended_at = $10,
+              converted_at = CASE WHEN $7 = 'converted' THEN $10::timestamptz ELSE converted_at END,
+              variant = COALESCE(variant, $11), lease_owner = NULL, lease_until = NULL
+        WHERE id = $1 AND lease_owner = $2`,
+      [
+        s.id,
+        owner,
+        s.cursor,
+        s.waiting === undefined ? null : JSON.stringify(s.waiting),
+        JSON.stringify(s.assignments),
+        JSON.stringify(s.visits),
+        update.status,
+        update.nextRunAt?.toISOString() ?? null,
+        update.exitReason,
+        ended,
+        update.variant,
+      ],
+    );
+    return result[1] === 1;
+  }
+
+  /** Records effects; returns the intent keys that were new (a replayed run finds them stored). */
+  async recordEffects(
+    m: EntityManager,
+    enrollmentId: string,
+    effects: readonly { intentKey: string; kind: string; stepId: string; payload: unknown }[],
+    now: Date,
+  ): Promise<Set<string>> {
+    if (effects.length === 0) return new Set();
+    const rows: { intent_key: string }[] = await m.query(
+      `INSERT INTO enrollment_effects (intent_key, enrollment_id, kind, step_id, created_at, payload)
+       SELECT e."intentKey", $2, e.kind, e."stepId", $3, e.payload
+         FROM json_to_recordset($1::json) AS e("intentKey" text, kind text, "stepId" text, payload jsonb)
+       ON CONFLICT ON CONSTRAINT pk_enrollment_effects DO NOTHING
+       RETURNING intent_key`,
+      [JSON.stringify(effects), enrollmentId, now.toISOString()],
+    );
+    return new Set(rows.map((r) => r.intent_key));
+  }
+
+  async linkEffect(
+    m: EntityManager,
+    intentKey: string,
+    link: { messageId?: string; handoffId?: string },
+  ): Promise<void> {
+    await m.query(
+      `UPDATE enrollment_effects SET message_id = COALESCE($2, message_id), handoff_id = COALESCE($3, handoff_id)
+        WHERE intent_key = $1`,
+      [intentKey, link.messageId ?? null, link.handoffId ?? null],
+    );
+  }
+
+  /** A handoff record for a handoff step (once per intent key). */
+  async createHandoff(
+    m: EntityManager,
+    h: {
+      intentKey: string;
+      accountId: string;
+      contactId: string | null;
+      reason: string;
+      kind: string;
+      priority: string;
+      note: string | null;
+      scenarioId: string;
+      stepId: string;
+      enrollmentId: string;
+    },
+    now: Date,
+  ): Promise<string | undefined> {
+    const rows: { id: string }[] = await m.query(
+      `INSERT INTO handoffs (id, account_id, contact_id, reason, kind, priority, note, scenario_id, step_id,
+                             enrollment_id, intent_key, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+       ON CONFLICT ON CONSTRAINT uq_handoffs_intent_key DO NOTHING
+       RETURNING id`,
+      [
+        randomUUID(),
+        h.accountId,
+        h.contactId,
+        h.reason,
+        h.kind,
+        h.priority,
+        h.note,
+        h.scenarioId,
+        h.stepId,
+        h.enrollmentId,
+        h.intentKey,
+        now.toISOString(),
+      ],
+    );
+    return rows[0]?.id;
+  }
+
+  /** Whether the subject has an event of `type` (props containing `where`) since `since`: a wait_for is over. */
+  async eventSince(
+    subject: { accountId: string; contactId: string | null },
+    type: string,
+    where: Readonly<Record<string, unknown>> | undefined,
+    since: Date,
+  ): Promise<boolean> {
+    const column = subject.contactId === null ? 'account_id' : 'contact_id';
+    const rows: unknown[] = await this.dataSource.query(
+      // Every `where` key must match: a scalar equals the prop, a list contains it.
+      `SELECT 1 FROM events e
+        WHERE e.${column} = $1 AND e.type = $2 AND e.occurred_at >= $3
+          AND NOT EXISTS (
+                SELECT 1 FROM jsonb_each($4::jsonb) w
+                 WHERE NOT CASE WHEN jsonb_typeof(w.value) = 'array'
+                                THEN COALESCE(e.props -> w.key IN (SELECT jsonb_array_elements(w.value)), false)
+                                ELSE COALESCE(e.props -> w.key = w.value, false) END)
+        LIMIT 1`,
+      [subject.contactId ?? subject.accountId, type, since.toISOString(), JSON.stringify(where ?? {})],
+    );
+    return rows.length > 0;
+  }
+
+  /** Active contacts of an account with one of the roles: the recipients of `to: { role: ... }`. */
+  async contactsWithRoles(m: EntityManager, accountId: string, roles: readonly string[]): Promise<string[]> {
+    const rows: { id: string }[] = await m.query(
+      `SELECT id FROM contacts WHERE account_id = $1 AND status = 'active' AND roles && $2::text[] ORDER BY id`,
+      [accountId, roles],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** Sets a custom attribute of a contact or an account. */
+  async setAttribute(
+    m: EntityManager,
+    on: 'contact' | 'account',
+    id: string,
+    attribute: string,
+    value: string | number | boolean | null,
+  ): Promise<void> {
+    const table = on === 'contact' ? 'contacts' : 'accounts';
+    await m.query(
+      `UPDATE ${table} SET attributes = attributes || jsonb_build_object($2::text, $3::jsonb) WHERE id = $1`,
+      [id, attribute, JSON.stringify(value)],
+    );
+  }
+
+  /**
+   * Human opens and clicks of the messages each enrollment sent, by send step id: what
+   * opened(step) / clicked(step) read (a click counts as an open: a person clicked it).
+   * Each recipient's message is linked from an effect row; events are found through the
+   * contact's events index.
+   */
+  async activity(
+    enrollmentIds: readonly string[],
+  ): Promise<Map<string, { opened: Set<string>; clicked: Set<string> }>> {
+    const result = new Map<string, { opened: Set<string>; clicked: Set<string> }>();
+    if (enrollmentIds.length === 0) return result;
+    const rows: { enrollment_id: string; step_id: string; opened: boolean; clicked: boolean }[] =
+      await this.dataSource.query(
+        `SELECT f.enrollment_id, f.step_id,
+                bool_or(ev.type = 'email.opened') AS opened, bool_or(ev.type = 'email.clicked') AS clicked
+           FROM enrollment_effects f
+           JOIN messages msg ON msg.id = f.message_id
+           JOIN events ev ON ev.contact_id = msg.contact_id AND ev.occurred_at >= msg.created_at
+                         AND ev.type IN ('email.opened', 'email.clicked')
+                         AND ev.props->>'messageId' = msg.id::text
+                         AND COALESCE(ev.props->>'classification', 'human') = 'human'
+          WHERE f.enrollment_id = ANY($1::uuid[]) AND f.kind = 'send' AND f.message_id IS NOT NULL
+          GROUP BY f.enrollment_id, f.step_id`,
+        [enrollmentIds],
+      );
+    for (const row of rows) {
+      let entry = result.get(row.enrollment_id);
+      if (!entry) {
+        entry = { opened: new Set(), clicked: new Set() };
+        result.set(row.enrollment_id, entry);
+      }
+      if (row.opened || row.clicked) entry.opened.add(row.step_id);
+      if (row.clicked) entry.clicked.add(row.step_id);
+    }
+    return result;
+  }
+}
+
+function toClaimed(r: RawEnrollment): ClaimedEnrollment {
+  return {
+    scenarioId: r.scenario_id,
+    versionHash: r.version_hash,
+    subjectKind: r.subject_kind,
+    accountId: r.account_id,
+    contactId: r.contact_id,
+    state: {
+      id: r.id,
+      subjectKey: r.contact_id ?? r.account_id,
+      enteredAt: r.entered_at,
+      cursor: r.cursor,
+      waiting: r.waiting === null ? undefined : toWaiting(r.waiting),
+      assignments: r.assignments,
+      visits: r.visits,
+    },
+  };
+}
+
+function toWaiting(w: RawWaiting): Waiting {
+  switch (w.kind) {
+    case 'wait':
+      return { kind: 'wait', until: new Date(w.until) };
+    case 'holdout':
+      return { kind: 'holdout', until: new Date(w.until) };
+    case 'wait_for':
+      return {
+        kind: 'wait_for',
+        event: w.event,
+        where: w.where,
+        since: new Date(w.since),
+        timeoutAt: new Date(w.timeoutAt),
+      };
+  }
+}
