@@ -44,9 +44,14 @@ export class ScenarioRuntime1764500000000 implements MigrationInterface {
       `CREATE TABLE "handoffs" ("id" uuid NOT NULL, "account_id" uuid NOT NULL, "contact_id" uuid, "reason" text NOT NULL, "kind" text NOT NULL, "priority" text NOT NULL, "note" text, "scenario_id" text, "step_id" text, "enrollment_id" uuid, "intent_key" text, "status" text NOT NULL DEFAULT 'open', "created_at" TIMESTAMP WITH TIME ZONE NOT NULL, CONSTRAINT "pk_handoffs" PRIMARY KEY ("id"), CONSTRAINT "uq_handoffs_intent_key" UNIQUE ("intent_key"), CONSTRAINT "ck_handoffs_kind" CHECK ("kind" IN ('risk', 'expansion', 'request')), CONSTRAINT "ck_handoffs_priority" CHECK ("priority" IN ('low', 'normal', 'high', 'urgent')), CONSTRAINT "ck_handoffs_status" CHECK ("status" IN ('open', 'acknowledged', 'resolved', 'dismissed')), CONSTRAINT "fk_handoffs_account" FOREIGN KEY ("account_id") REFERENCES "accounts"("id") ON DELETE CASCADE, CONSTRAINT "fk_handoffs_contact" FOREIGN KEY ("contact_id") REFERENCES "contacts"("id") ON DELETE SET NULL)`,
     );
     await queryRunner.query(`CREATE INDEX "ix_handoffs_account_status" ON "handoffs" ("account_id", "status")`);
+    // When each trigger last ran: claimed with a conditional upsert so one instance runs each check.
+    await queryRunner.query(
+      `CREATE TABLE "scenario_checks" ("scenario_id" text NOT NULL, "trigger_key" text NOT NULL, "last_run_at" TIMESTAMP WITH TIME ZONE NOT NULL, CONSTRAINT "pk_scenario_checks" PRIMARY KEY ("scenario_id", "trigger_key"))`,
+    );
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`DROP TABLE "scenario_checks"`);
     await queryRunner.query(`DROP INDEX "public"."ix_handoffs_account_status"`);
     await queryRunner.query(`DROP TABLE "handoffs"`);
     await queryRunner.query(`DROP INDEX "public"."ix_enrollment_effects_enrollment"`);

@@ -20,6 +20,8 @@ export interface AppConfig {
   };
   database: { kind: 'embedded'; dataDir: string } | { kind: 'postgres'; url: string; poolSize: number };
   dataDir: string;
+  /** Scenario files the worker loads (`scenarios/`). */
+  scenariosDir: string;
   tracking: {
     keys: TrackingKey[];
     gracePeriodMs: number;

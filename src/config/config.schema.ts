@@ -190,6 +190,7 @@ export const envSchema = z
     MAIL_TRANSPORT: z.enum(['outbox', 'smtp', 'sendgrid']).default('outbox'),
     MAIL_FROM: optionalString,
     OUTBOX_DIR: z.string().default('./outbox'),
+    SCENARIOS_DIR: z.string().default('./scenarios'),
     SMTP_URL: optionalString,
     SENDGRID_API_KEY: optionalString,
     MAIL_RATE_PER_SECOND: z.coerce.number().min(0.1).max(10_000).default(50),

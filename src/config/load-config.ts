@@ -143,6 +143,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
         ? { kind: 'embedded', dataDir }
         : { kind: 'postgres', url: raw.DATABASE_URL, poolSize: raw.DATABASE_POOL_SIZE },
     dataDir,
+    scenariosDir: resolve(raw.SCENARIOS_DIR),
     tracking: {
       keys,
       gracePeriodMs: raw.TRACKING_KEY_GRACE_PERIOD,

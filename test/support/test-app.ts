@@ -33,6 +33,8 @@ export function testConfig(overrides: NodeJS.ProcessEnv = {}): { config: AppConf
     NODE_ENV: 'test',
     DATA_DIR: join(tmpDir, 'data'),
     OUTBOX_DIR: join(tmpDir, 'outbox'),
+    // No scenarios run unless a test loads them.
+    SCENARIOS_DIR: join(tmpDir, 'scenarios'),
     ADMIN_API_KEY: TEST_API_KEY,
     TRACKING_SECRET: TEST_TRACKING_SECRET,
     LOG_LEVEL: 'silent',

@@ -126,7 +126,7 @@ function parseWith<T>(
 
 function validateCatalog(file: SourceFile, env: ValidationEnvironment, issues: SourceIssue[]): CatalogDefinition {
   const source = new YamlSource(file.file, file.text);
-  const catalog = parseWith(source, catalogSchema, issues);
+  const catalog = parseWith(source, catalogSchema, issues) ?? salvageCatalog(source);
   if (catalog === undefined) return EMPTY_CATALOG;
   const language = env.expressions(catalog);
   for (const [name, segment] of Object.entries(catalog.segments)) {
@@ -151,6 +151,21 @@ function validateCatalog(file: SourceFile, env: ValidationEnvironment, issues: S
   return catalog;
 }
 
+/**
+ * A catalogue with a mistake in one section still lends the scenarios its other sections,
+ * so one typo in page_groups does not turn every declared event into "unknown".
+ */
+function salvageCatalog(source: YamlSource): CatalogDefinition | undefined {
+  const data = source.data;
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return undefined;
+  const raw = data as Record<string, unknown>;
+  const section = <K extends 'segments' | 'page_groups' | 'events'>(key: K): CatalogDefinition[K] => {
+    const parsed = catalogSchema.shape[key].safeParse(raw[key]);
+    return (parsed.success ? parsed.data : {}) as CatalogDefinition[K];
+  };
+  return { segments: section('segments'), page_groups: section('page_groups'), events: section('events') };
+}
+
 function validateScenarioFile(
   file: SourceFile,
   catalog: CatalogDefinition,
@@ -172,6 +187,14 @@ function validateScenarioFile(
   const sendStepIds = new Set(graph.all.filter((n) => n.kind === 'send').map((n) => n.step.id));
   const knownEvents = new Set([...env.builtInEventTypes, ...Object.keys(catalog.events), ...(definition.events ?? [])]);
   const checkEventType = (path: DataPath, type: string) => {
+    if (type.startsWith('site.')) {
+      // Site events belong to a visitor (linked to a contact when known), not to a contact or account row.
+      push(
+        path,
+        `site events such as '${type}' cannot trigger, be waited for or be counted yet; use visits('<page group>', <window>) for page views`,
+      );
+      return;
+    }
     if (knownEvents.has(type)) return;
     const suggestion = closest(type, knownEvents);
     push(
@@ -215,6 +238,12 @@ function validateScenarioFile(
       );
     } else if (subject === 'account' && trigger.date.fact.startsWith('contact.')) {
       push(['trigger', 'date', 'fact'], 'a contact fact cannot trigger an account scenario');
+    }
+    if (trigger.date.offsets.length > 1 && 'once_per' in definition.entry) {
+      push(
+        ['trigger', 'date', 'offsets'],
+        `with entry once_per ${definition.entry.once_per}, only the first of ${trigger.date.offsets.length} offsets can ever enroll: use entry: { again_after: <days>, per: ${definition.entry.once_per} }`,
+      );
     }
     const seen = new Set<number>();
     trigger.date.offsets.forEach((offset, i) => {
@@ -320,17 +349,39 @@ function checkStep(step: Step, path: DataPath, c: StepCheck): void {
       c.push([...path, 'split'], 'a split needs two variants, or one variant and a holdout');
     }
   } else if ('goto' in step) {
-    if (!c.graph.nodes.has(step.goto)) {
+    const target = c.graph.nodes.get(step.goto);
+    if (target === undefined) {
       const suggestion = closest(step.goto, c.graph.nodes.keys());
       c.push(
         [...path, 'goto'],
         `no step with id '${step.goto}'${suggestion ? ` (did you mean '${suggestion}'?)` : ''}`,
       );
+    } else {
+      // Into a split variant from outside it: subjects of another variant would get this variant's steps.
+      const variant = variantPrefix(target.path);
+      if (variant !== undefined && !startsWith(path, variant)) {
+        c.push(
+          [...path, 'goto'],
+          `goto '${step.goto}' jumps into a split variant from outside it: go to the split step instead`,
+        );
+      }
     }
   } else if ('set' in step) {
     if (step.set.on === 'contact' && c.subject === 'account')
       c.push([...path, 'set', 'on'], 'an account scenario has no contact to set');
   }
+}
+
+/** The path of the innermost split variant's step list holding `path`, if any. */
+function variantPrefix(path: DataPath): DataPath | undefined {
+  for (let i = path.length - 1; i >= 2; i--) {
+    if (path[i] === 'steps' && path[i - 2] === 'variants') return path.slice(0, i + 1);
+  }
+  return undefined;
+}
+
+function startsWith(path: DataPath, prefix: DataPath): boolean {
+  return prefix.every((part, i) => path[i] === part);
 }
 
 function checkSegment(

@@ -187,7 +187,10 @@ function chooseBranch(
   // Prefer a branch whose own type matched (no invalid_type at its root), then the fewest issues.
   const scored = branches.map((b) => ({
     b,
-    rootTypeMismatch: b.some((i) => i.path.length === 0 && i.code === 'invalid_type') ? 1 : 0,
+    // A literal alternative (`contact`) failing on a mapping is a type mismatch too.
+    rootTypeMismatch: b.some((i) => i.path.length === 0 && (i.code === 'invalid_type' || i.code === 'invalid_value'))
+      ? 1
+      : 0,
   }));
   scored.sort((x, y) => x.rootTypeMismatch - y.rootTypeMismatch || x.b.length - y.b.length);
   const best = scored[0];

@@ -101,7 +101,7 @@ export class YamlSource {
     switch (node.type) {
       case Scalar.QUOTE_DOUBLE:
       case Scalar.QUOTE_SINGLE:
-        return this.at(start + 1 + offset);
+        return this.at(start + 1 + quotedSourceOffset(this.text, start + 1, offset, node.type === Scalar.QUOTE_DOUBLE));
       case Scalar.BLOCK_LITERAL:
       case Scalar.BLOCK_FOLDED:
         return this.blockPosition(start, String(node.value), offset);
@@ -143,6 +143,27 @@ export class YamlSource {
     }
     return { node, key, depth };
   }
+}
+
+/**
+ * How many source characters after the opening quote hold the first `valueOffset`
+ * characters of a quoted scalar's value: escapes (`\\"`, `\\u3042`; `''` in single quotes)
+ * take more room in the source than in the value.
+ */
+function quotedSourceOffset(text: string, from: number, valueOffset: number, double: boolean): number {
+  let source = 0;
+  for (let value = 0; value < valueOffset; value++) {
+    const c = text[from + source];
+    if (double && c === '\\') {
+      const next = text[from + source + 1];
+      source += next === 'u' ? 6 : next === 'x' ? 4 : next === 'U' ? 10 : 2;
+    } else if (!double && c === "'" && text[from + source + 1] === "'") {
+      source += 2;
+    } else {
+      source += 1;
+    }
+  }
+  return source;
 }
 
 /** The quote that starts a scalar (after `key: `, `- `, `[` or `,`) nearest before `end`. */

@@ -122,22 +122,134 @@ export class EnrollmentsRepository {
   }
 
   /**
+   * Enrolls every subject a population query selects (columns account_id, and contact_id
+   * for contact subjects), in one statement: the trigger scan never loops over subjects in
+   * Node. `entryKey` decides what "once" means; `occurrenceKey` separates occurrences.
+   */
+  async enrollFromQuery(
+    population: { sql: string; params: readonly unknown[] },
+    e: {
+      scenarioId: string;
+      versionHash: string;
+      subjectKind: 'contact' | 'account';
+      entryPer: 'contact' | 'account';
+      occurrenceKey: string;
+      againAfterMs: number | null;
+      reason: Record<string, unknown>;
+    },
+    now: Date,
+  ): Promise<number> {
+    const n = population.params.length;
+    const p = (i: number) => `$${n + i}`;
+    const contactColumn = e.subjectKind === 'contact' ? 'p.contact_id' : 'NULL::uuid';
+    const entryKey =
+      e.entryPer === 'contact' && e.subjectKind === 'contact'
+        ? `'contact:' || p.contact_id`
+        : `'account:' || p.account_id`;
+    const rows: { n: number }[] = await this.dataSource.query(
+      `WITH entered AS (
+         INSERT INTO enrollments (id, scenario_id, version_hash, subject_kind, account_id, contact_id, entry_key,
+                                  occurrence_key, state, next_run_at, entered_at, entry_reason)
+         SELECT gen_random_uuid(), ${p(1)}, ${p(2)}, ${p(3)}, p.account_id, ${contactColumn}, ${entryKey}, ${p(4)},
+                'active', ${p(5)}::timestamptz, ${p(5)}::timestamptz, ${p(6)}::jsonb
+           FROM (${population.sql}) p
+          WHERE ${p(7)}::bigint IS NULL OR NOT EXISTS (
+                  SELECT 1 FROM enrollments x
+                   WHERE x.scenario_id = ${p(1)} AND x.entry_key = ${entryKey}
+                     AND x.entered_at > ${p(5)}::timestamptz - make_interval(secs => ${p(7)}::bigint / 1000.0))
+          ORDER BY 1
+         ON CONFLICT ON CONSTRAINT uq_enrollments_entry DO NOTHING
+         RETURNING 1
+       ) SELECT count(*)::int AS n FROM entered`,
+      [
+        ...population.params,
+        e.scenarioId,
+        e.versionHash,
+        e.subjectKind,
+        e.occurrenceKey,
+        now.toISOString(),
+        JSON.stringify(e.reason),
+        e.againAfterMs,
+      ],
+    );
+    return rows[0]?.n ?? 0;
+  }
+
+  /**
+   * Claims the run of a scheduled check: true for exactly one caller once `dueAt` has
+   * passed since the last run (any number of instances may ask).
+   */
+  async claimCheck(scenarioId: string, triggerKey: string, dueAt: Date, now: Date): Promise<boolean> {
+    const rows: unknown[] = await this.dataSource.query(
+      `INSERT INTO scenario_checks AS s (scenario_id, trigger_key, last_run_at) VALUES ($1, $2, $4)
+       ON CONFLICT ON CONSTRAINT pk_scenario_checks DO UPDATE SET last_run_at = EXCLUDED.last_run_at
+        WHERE s.last_run_at < $3
+       RETURNING 1`,
+      [scenarioId, triggerKey, dueAt.toISOString(), now.toISOString()],
+    );
+    return rows.length > 0;
+  }
+
+  /** The last run of a check (event scans use it as their watermark). */
+  async lastCheck(scenarioId: string, triggerKey: string): Promise<Date | undefined> {
+    const rows: { last_run_at: Date }[] = await this.dataSource.query(
+      `SELECT last_run_at FROM scenario_checks WHERE scenario_id = $1 AND trigger_key = $2`,
+      [scenarioId, triggerKey],
+    );
+    return rows[0]?.last_run_at;
+  }
+
+  /**
+   * Subjects whose matching events reached `count` with events received since `since`:
+   * the Nth event happened. Returns account (and contact) ids; the scan is set-based.
+   */
+  async eventThresholdReached(
+    trigger: { type: string; where?: Readonly<Record<string, unknown>> | undefined; count: number },
+    per: 'contact' | 'account',
+    since: Date,
+  ): Promise<{ account_id: string; contact_id: string | null }[]> {
+    const key = per === 'contact' ? 'contact_id' : 'account_id';
+    const matches = (alias: string) => `NOT EXISTS (
+        SELECT 1 FROM jsonb_each($2::jsonb) w
+         WHERE NOT CASE WHEN jsonb_typeof(w.value) = 'array'
+                        THEN COALESCE(${alias}.props -> w.key IN (SELECT jsonb_array_elements(w.value)), false)
+                        ELSE COALESCE(${alias}.props -> w.key = w.value, false) END)`;
+    return this.dataSource.query(
+      `WITH touched AS (
+         SELECT DISTINCT e.${key} AS subject FROM events e
+          WHERE e.type = $1 AND e.received_at >= $3 AND e.${key} IS NOT NULL AND ${matches('e')})
+       SELECT ${per === 'contact' ? 'c.account_id, c.id AS contact_id' : 'a.id AS account_id, NULL::uuid AS contact_id'}
+         FROM touched t
+         JOIN ${per === 'contact' ? 'contacts c ON c.id = t.subject' : 'accounts a ON a.id = t.subject'}
+        WHERE (SELECT count(*) FROM events x WHERE x.${key} = t.subject AND x.type = $1 AND ${matches('x')}) >= $4`,
+      [trigger.type, JSON.stringify(trigger.where ?? {}), since.toISOString(), trigger.count],
+    );
+  }
+
+  /**
    * Leases up to `limit` due enrollments to `owner` until `now + leaseMs`. Rows leased by
    * a worker that died become due again when its lease expires.
    */
-  async claimDue(owner: string, now: Date, leaseMs: number, limit: number): Promise<ClaimedEnrollment[]> {
+  async claimDue(
+    owner: string,
+    now: Date,
+    leaseMs: number,
+    limit: number,
+    scenarioIds?: readonly string[],
+  ): Promise<ClaimedEnrollment[]> {
     // An UPDATE ... RETURNING answers [rows, affected count] through TypeORM.
     const [rows]: [RawEnrollment[], number] = await this.dataSource.query(
       `UPDATE enrollments e SET lease_owner = $1, lease_until = $2::timestamptz + make_interval(secs => $3 / 1000.0)
         WHERE e.id IN (
           SELECT id FROM enrollments
            WHERE state = 'active' AND next_run_at <= $2 AND (lease_until IS NULL OR lease_until < $2)
+             AND ($5::text[] IS NULL OR scenario_id = ANY($5::text[]))
            ORDER BY next_run_at
            LIMIT $4
            FOR UPDATE SKIP LOCKED)
        RETURNING e.id, e.scenario_id, e.version_hash, e.subject_kind, e.account_id, e.contact_id, e.cursor,
                  e.waiting, e.assignments, e.visits, e.entered_at`,
-      [owner, now.toISOString(), leaseMs, limit],
+      [owner, now.toISOString(), leaseMs, limit, scenarioIds ?? null],
     );
     return rows.map(toClaimed);
   }

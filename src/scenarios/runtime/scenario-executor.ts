@@ -53,9 +53,14 @@ export class ScenarioExecutor {
   ) {}
 
   /** Runs one batch of due enrollments. */
-  async runDue(options: ExecutorOptions = DEFAULT_EXECUTOR_OPTIONS, owner = this.owner): Promise<RunFigures> {
+  async runDue(
+    options: ExecutorOptions = DEFAULT_EXECUTOR_OPTIONS,
+    owner = this.owner,
+    scenarioIds?: readonly string[],
+  ): Promise<RunFigures> {
     const now = this.clock.now();
-    const claimed = await this.enrollments.claimDue(owner, now, options.leaseMs, options.batchSize);
+    // Enrollments of paused or unloaded scenarios are held: only the given scenarios run.
+    const claimed = await this.enrollments.claimDue(owner, now, options.leaseMs, options.batchSize, scenarioIds);
     const figures: RunFigures = { claimed: claimed.length, committed: 0, lostLease: 0, failed: 0 };
     if (claimed.length === 0) return figures;
 
@@ -131,10 +136,13 @@ export class ScenarioExecutor {
   }
 
   /** Runs batches until nothing is due. */
-  async drain(options: ExecutorOptions = DEFAULT_EXECUTOR_OPTIONS): Promise<RunFigures> {
+  async drain(
+    options: ExecutorOptions = DEFAULT_EXECUTOR_OPTIONS,
+    scenarioIds?: readonly string[],
+  ): Promise<RunFigures> {
     const total: RunFigures = { claimed: 0, committed: 0, lostLease: 0, failed: 0 };
     for (;;) {
-      const figures = await this.runDue(options);
+      const figures = await this.runDue(options, this.owner, scenarioIds);
       total.claimed += figures.claimed;
       total.committed += figures.committed;
       total.lostLease += figures.lostLease;

@@ -5,6 +5,9 @@ import { SendRepository } from '../../messaging/send/send.repository';
 import { FactSnapshotRepository } from '../../metrics/fact-snapshot.repository';
 import { EnrollmentsRepository } from './enrollments.repository';
 import { ScenarioExecutor } from './scenario-executor';
+import { ScenarioRegistry } from './scenario-registry.service';
+import { ScenarioTriggers } from './scenario-triggers.service';
+import { ScenarioWorker } from './scenario-worker.service';
 
 /**
  * Scenario runtime, worker role: enrollments and the executor of due steps. The send
@@ -19,7 +22,10 @@ import { ScenarioExecutor } from './scenario-executor';
     FactSnapshotRepository,
     EnrollmentsRepository,
     ScenarioExecutor,
+    ScenarioRegistry,
+    ScenarioTriggers,
+    ScenarioWorker,
   ],
-  exports: [EnrollmentsRepository, ScenarioExecutor],
+  exports: [EnrollmentsRepository, ScenarioExecutor, ScenarioRegistry, ScenarioTriggers],
 })
 export class ScenarioRuntimeModule {}

@@ -33,7 +33,7 @@ export interface FactSettings {
   /**
    * Page groups for `visits('<group>', window)`: group name -> site sections, a section
    * being the first path segment of a page URL, lowercased (`/Pricing/plans` -> `pricing`,
-   * `/` -> ``). Declared in scenarios/_segments.yaml.
+   * `/` -> ``). Declared in scenarios/_catalog.yaml.
    */
   pageGroups: Readonly<Record<string, readonly string[]>>;
 }

@@ -152,6 +152,7 @@ steps:
       kind: 'wait_for',
       event: 'login',
       where: undefined,
+      since: NOW,
       timeoutAt: at(7 * DAY),
     });
 

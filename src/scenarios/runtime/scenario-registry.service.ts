@@ -1,0 +1,100 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Clock } from '../../common/clock';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config';
+import { logger } from '../../common/logger';
+import { type CompiledScenario, compileScenario } from '../core/runtime/compiled-scenario';
+import type { CatalogDefinition } from '../core/scenario.schema';
+import { formatIssue } from '../core/yaml-source';
+import { validateScenarioPaths } from '../scenario-files';
+import { EnrollmentsRepository } from './enrollments.repository';
+
+export interface LoadedScenario {
+  compiled: CompiledScenario;
+  catalog: CatalogDefinition;
+  file: string;
+}
+
+export interface ReloadReport {
+  loaded: { id: string; version: string; status: string }[];
+  /** `file:line:col: message` of every problem; those files keep their previous valid version. */
+  problems: string[];
+}
+
+/**
+ * The scenarios this process runs: read from `scenarios/` at start and on reload, each
+ * valid version stored (enrollments keep the version they entered with). A file that
+ * turns invalid is reported and its previous valid version keeps running.
+ */
+@Injectable()
+export class ScenarioRegistry {
+  private readonly byFile = new Map<string, LoadedScenario>();
+  private readonly templatesDir = join(process.cwd(), 'templates');
+
+  constructor(
+    private readonly enrollments: EnrollmentsRepository,
+    private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  get dir(): string {
+    return this.config.scenariosDir;
+  }
+
+  /** Every scenario currently loaded, by id. */
+  all(): LoadedScenario[] {
+    return [...this.byFile.values()];
+  }
+
+  /** The running scenarios (status active). */
+  active(): LoadedScenario[] {
+    return this.all().filter((s) => s.compiled.definition.status === 'active');
+  }
+
+  async reload(dir = this.config.scenariosDir): Promise<ReloadReport> {
+    if (!existsSync(dir)) {
+      if (this.byFile.size > 0) logger.warn({ dir }, 'scenarios folder is gone: its scenarios are held');
+      this.byFile.clear();
+      return { loaded: [], problems: [] };
+    }
+    const result = validateScenarioPaths({ paths: [dir], templatesDir: this.templatesDir });
+    const problems = result.issues.map(formatIssue);
+    for (const problem of problems)
+      logger.warn({ problem }, 'scenario file not loaded; its previous valid version keeps running');
+    const now = this.clock.now();
+    const seen = new Set<string>();
+    for (const scenario of result.scenarios) {
+      seen.add(scenario.file);
+      const previous = this.byFile.get(scenario.file);
+      if (previous?.compiled.versionHash === scenario.versionHash) continue;
+      await this.enrollments.saveVersion(scenario.definition, scenario.versionHash, result.catalog, scenario.file, now);
+      this.byFile.set(scenario.file, {
+        compiled: compileScenario(scenario.definition, scenario.versionHash, result.catalog),
+        catalog: result.catalog,
+        file: scenario.file,
+      });
+      logger.info(
+        { scenario: scenario.definition.id, version: scenario.versionHash, status: scenario.definition.status },
+        previous ? 'scenario updated' : 'scenario loaded',
+      );
+    }
+    // A file that disappeared stops enrolling (its enrollments are held, not exited: deleting
+    // a file by mistake must not end journeys; `status: paused` says so explicitly).
+    for (const file of [...this.byFile.keys()]) {
+      const stillInvalid = problems.some((p) => p.startsWith(`${file}:`));
+      if (!seen.has(file) && !stillInvalid) {
+        logger.warn({ file }, 'scenario file removed: its enrollments are held');
+        this.byFile.delete(file);
+      }
+    }
+    return {
+      loaded: this.all().map((s) => ({
+        id: s.compiled.id,
+        version: s.compiled.versionHash,
+        status: s.compiled.definition.status,
+      })),
+      problems,
+    };
+  }
+}

@@ -1,0 +1,169 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DateTime } from 'luxon';
+import { Clock } from '../../common/clock';
+import { logger } from '../../common/logger';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config';
+import { buildPopulationQuery } from '../../metrics/fact-sql';
+import { factSettingsFrom } from '../../metrics/fact-settings';
+import { analyzeExpression, type CheckedExpression } from '../core/expression';
+import { durationMs } from '../core/runtime/compiled-scenario';
+import type { CatalogDefinition, ScenarioDefinition } from '../core/scenario.schema';
+import { EnrollmentsRepository } from './enrollments.repository';
+import type { LoadedScenario } from './scenario-registry.service';
+
+/** Event triggers rescan this far back, so an event committed late (out of id order) still counts. */
+const EVENT_OVERLAP_MS = 10_000;
+
+/**
+ * The audience as one condition: tier, lifecycle, roles, segments and `when` joined by
+ * `and`, with active accounts (and active contacts for contact subjects) only. Written in
+ * the expression language so it compiles to SQL like any other condition.
+ */
+export function audienceCondition(definition: ScenarioDefinition): string {
+  const parts: string[] = [`account.status == 'active'`];
+  if (definition.subject === 'contact') parts.push(`contact.status == 'active'`);
+  const list = (values: readonly string[]) => `[${values.map((v) => `'${v}'`).join(', ')}]`;
+  const a = definition.audience;
+  if (a?.tier) parts.push(`account.tier in ${list(a.tier)}`);
+  if (a?.lifecycle) parts.push(`account.lifecycle in ${list(a.lifecycle)}`);
+  if (a?.roles) parts.push(`(${a.roles.map((r) => `'${r}' in contact.roles`).join(' or ')})`);
+  for (const segment of a?.segments ?? []) parts.push(`segment('${segment}')`);
+  if (a?.when) parts.push(`(${a.when})`);
+  return parts.join(' and ');
+}
+
+/**
+ * The most recent scheduled time at or before `now` for `daily at HH:MM`,
+ * `weekdays at HH:MM` or `every <n>m|h`, in `zone`.
+ */
+export function lastScheduledTime(check: string, now: Date, zone: string): Date {
+  const every = /^every (\d+)(m|h)$/.exec(check);
+  if (every) {
+    const period = Number(every[1]) * (every[2] === 'h' ? 3_600_000 : 60_000);
+    return new Date(Math.floor(now.getTime() / period) * period);
+  }
+  const match = /^(daily|weekdays) at (\d{2}):(\d{2})$/.exec(check);
+  if (!match) throw new Error(`not a check schedule: ${check}`);
+  const local = DateTime.fromJSDate(now, { zone });
+  for (let back = 0; back < 8; back++) {
+    const candidate = local
+      .minus({ days: back })
+      .set({ hour: Number(match[2]), minute: Number(match[3]), second: 0, millisecond: 0 });
+    if (candidate > local) continue;
+    if (match[1] === 'weekdays' && candidate.weekday > 5) continue;
+    return candidate.toJSDate();
+  }
+  throw new Error(`no scheduled time for ${check}`);
+}
+
+/**
+ * Trigger scans: scheduled conditions and event thresholds, each one set-based SQL over
+ * the whole population (the expression compiler), enrolling with one INSERT ... SELECT.
+ */
+@Injectable()
+export class ScenarioTriggers {
+  constructor(
+    private readonly enrollments: EnrollmentsRepository,
+    private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** Runs every condition trigger whose scheduled time has come (once across instances). */
+  async scanConditions(scenarios: readonly LoadedScenario[]): Promise<Map<string, number>> {
+    const now = this.clock.now();
+    const entered = new Map<string, number>();
+    for (const s of scenarios) {
+      const definition = s.compiled.definition;
+      if (!('condition' in definition.trigger)) continue;
+      const zone = definition.time_zone ?? this.config.defaults.timeZone;
+      const dueAt = lastScheduledTime(definition.trigger.condition.check, now, zone);
+      if (!(await this.enrollments.claimCheck(definition.id, 'condition', dueAt, now))) continue;
+      const condition = this.compile(
+        definition,
+        s.catalog,
+        `(${audienceCondition(definition)}) and (${definition.trigger.condition.when})`,
+      );
+      const n = await this.enrollPopulation(s, condition, now, { trigger: 'condition', checkedAt: now.toISOString() });
+      entered.set(definition.id, n);
+      logger.info({ scenario: definition.id, entered: n }, 'condition trigger checked');
+    }
+    return entered;
+  }
+
+  /** Enrolls subjects whose matching events reached the trigger's count since the last scan. */
+  async scanEvents(scenarios: readonly LoadedScenario[]): Promise<Map<string, number>> {
+    const now = this.clock.now();
+    const entered = new Map<string, number>();
+    for (const s of scenarios) {
+      const definition = s.compiled.definition;
+      if (!('event' in definition.trigger)) continue;
+      const trigger = definition.trigger.event;
+      const last = await this.enrollments.lastCheck(definition.id, 'event');
+      // The first scan looks back one overlap only: history before the scenario went live does not enroll.
+      const since = new Date((last ?? now).getTime() - EVENT_OVERLAP_MS);
+      const subjects = await this.enrollments.eventThresholdReached(trigger, definition.subject, since);
+      let n = 0;
+      if (subjects.length > 0) {
+        const condition = this.compile(definition, s.catalog, audienceCondition(definition));
+        const ids = subjects.map((x) => (definition.subject === 'contact' ? x.contact_id! : x.account_id));
+        n = await this.enrollPopulation(
+          s,
+          condition,
+          now,
+          { trigger: 'event', type: trigger.type, count: trigger.count },
+          ids,
+          `count:${trigger.count}`,
+        );
+      }
+      await this.enrollments.claimCheck(definition.id, 'event', now, now);
+      entered.set(definition.id, n);
+    }
+    return entered;
+  }
+
+  private compile(definition: ScenarioDefinition, catalog: CatalogDefinition, text: string): CheckedExpression {
+    const analyzed = analyzeExpression(text, {
+      scope: definition.subject,
+      context: 'population',
+      segments: catalog.segments,
+      pageGroups: catalog.page_groups,
+    });
+    if (analyzed.checked === undefined) {
+      throw new Error(`${definition.id}: ${analyzed.issues.map((i) => i.message).join('; ')}`);
+    }
+    return analyzed.checked;
+  }
+
+  private async enrollPopulation(
+    s: LoadedScenario,
+    condition: CheckedExpression,
+    now: Date,
+    reason: Record<string, unknown>,
+    subjectIds?: readonly string[],
+    occurrence?: string,
+  ): Promise<number> {
+    const definition = s.compiled.definition;
+    const query = buildPopulationQuery(condition, {
+      now,
+      settings: factSettingsFrom(this.config, s.catalog.page_groups),
+      scope: definition.subject,
+      ...(subjectIds ? { subjectIds } : {}),
+    });
+    const entry = definition.entry;
+    const againAfterMs = 'again_after' in entry ? durationMs(entry.again_after) : null;
+    return this.enrollments.enrollFromQuery(
+      query,
+      {
+        scenarioId: definition.id,
+        versionHash: s.compiled.versionHash,
+        subjectKind: definition.subject,
+        entryPer: 'once_per' in entry ? entry.once_per : entry.per,
+        // Repeatable entry: each entry is its own occurrence.
+        occurrenceKey: againAfterMs === null ? (occurrence ?? '') : now.toISOString(),
+        againAfterMs,
+        reason,
+      },
+      now,
+    );
+  }
+}

@@ -1,0 +1,77 @@
+import { type BeforeApplicationShutdown, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+import { Interval } from '@nestjs/schedule';
+import { watch, type FSWatcher } from 'node:fs';
+import { logger } from '../../common/logger';
+import { ScenarioExecutor } from './scenario-executor';
+import { ScenarioRegistry } from './scenario-registry.service';
+import { ScenarioTriggers } from './scenario-triggers.service';
+
+/**
+ * The scenario runtime's loop (worker role): loads the scenarios at start and again when a
+ * file changes, scans event triggers every second (an event enrolls within a few seconds
+ * of its arrival), checks scheduled conditions every 30 s, and runs due steps. Every part
+ * is safe with several instances: checks are claimed, enrollment is idempotent, due work
+ * is leased.
+ */
+@Injectable()
+export class ScenarioWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private running = false;
+  private stopping = false;
+  private lastConditionScan = 0;
+  private watcher: FSWatcher | undefined;
+  private reloadTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly registry: ScenarioRegistry,
+    private readonly triggers: ScenarioTriggers,
+    private readonly executor: ScenarioExecutor,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.registry.reload();
+    try {
+      this.watcher = watch(this.registry.dir, () => this.scheduleReload());
+      this.watcher.on('error', () => undefined);
+    } catch {
+      // No scenarios folder: nothing to watch (reload on request still works).
+    }
+  }
+
+  /** Many file events arrive for one save: reload once, shortly after the last. */
+  private scheduleReload(): void {
+    clearTimeout(this.reloadTimer);
+    this.reloadTimer = setTimeout(() => {
+      this.registry.reload().catch((error: unknown) => logger.error({ err: error }, 'scenario reload failed'));
+    }, 300);
+    this.reloadTimer.unref();
+  }
+
+  @Interval('scenario-runtime', 1000)
+  async tick(): Promise<void> {
+    if (this.running || this.stopping) return;
+    this.running = true;
+    try {
+      const active = this.registry.active();
+      if (active.length === 0) return;
+      await this.triggers.scanEvents(active);
+      if (Date.now() - this.lastConditionScan >= 30_000) {
+        this.lastConditionScan = Date.now();
+        await this.triggers.scanConditions(active);
+      }
+      await this.executor.drain(
+        undefined,
+        active.map((s) => s.compiled.id),
+      );
+    } catch (error: unknown) {
+      logger.error({ err: error }, 'scenario runtime tick failed');
+    } finally {
+      this.running = false;
+    }
+  }
+
+  beforeApplicationShutdown(): void {
+    this.stopping = true;
+    this.watcher?.close();
+    clearTimeout(this.reloadTimer);
+  }
+}

@@ -1,0 +1,219 @@
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ScenarioRegistry } from '../src/scenarios/runtime/scenario-registry.service';
+import {
+  audienceCondition,
+  lastScheduledTime,
+  ScenarioTriggers,
+} from '../src/scenarios/runtime/scenario-triggers.service';
+import { ScenarioWorker } from '../src/scenarios/runtime/scenario-worker.service';
+import { createTestApp, type TestApp } from './support/test-app';
+import { testEngine } from './support/test-database';
+
+const DAY = 86_400_000;
+const root = join(__dirname, '..');
+
+describe(`scenario triggers and loading (${testEngine()})`, () => {
+  let t: TestApp;
+  let dir: string;
+  let registry: ScenarioRegistry;
+  let triggers: ScenarioTriggers;
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    // Thursday 2026-12-03 10:00 in Tokyo.
+    t.clock.set(new Date('2026-12-03T01:00:00Z'));
+    dir = t.config.scenariosDir;
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(join(root, 'scenarios/_catalog.yaml'), join(dir, '_catalog.yaml'));
+    registry = t.app.get(ScenarioRegistry);
+    triggers = t.app.get(ScenarioTriggers);
+  });
+  afterAll(() => t.close());
+
+  const write = (id: string, body: string) =>
+    writeFileSync(join(dir, `${id}.yaml`), `id: ${id}\nname: ${id}\nstatus: active\n${body}`);
+
+  async function setup(accountId: string, logins: number, contacts: { id: string; roles: string[] }[]): Promise<void> {
+    expect((await t.api('POST', '/api/accounts', { externalId: accountId, name: accountId })).status).toBe(201);
+    for (const c of contacts) {
+      const r = await t.api('POST', '/api/contacts', {
+        externalId: c.id,
+        accountExternalId: accountId,
+        email: `${c.id}@example.com`,
+        roles: c.roles,
+      });
+      expect(r.status).toBe(201);
+    }
+    if (logins > 0) {
+      const events = Array.from({ length: logins }, (_, i) => ({
+        id: `${accountId}-login-${i}`,
+        type: 'login',
+        occurredAt: new Date(t.clock.now().getTime() - (i + 1) * 3_600_000).toISOString(),
+        accountExternalId: accountId,
+      }));
+      expect((await t.api('POST', '/api/events', { events })).status).toBe(200);
+    }
+  }
+
+  async function enrolledContacts(scenarioId: string): Promise<string[]> {
+    const rows: { external_id: string }[] = await t.db.dataSource.query(
+      `SELECT c.external_id FROM enrollments e JOIN contacts c ON c.id = e.contact_id WHERE e.scenario_id = $1 ORDER BY 1`,
+      [scenarioId],
+    );
+    return rows.map((r) => r.external_id);
+  }
+
+  it('a scheduled condition enrolls the whole matching audience with one query, once per schedule and per contact', async () => {
+    write(
+      'low-usage-test',
+      `audience: { roles: [admin] }
+trigger:
+  condition: { when: account.logins_14d < 3, check: daily at 09:00 }
+entry: { once_per: contact }
+steps:
+  - { id: nudge, send: low-usage/nudge }`,
+    );
+    await setup('trig-low', 1, [
+      { id: 'trig-low-admin', roles: ['admin'] },
+      { id: 'trig-low-operator', roles: ['operator'] },
+    ]);
+    await setup('trig-busy', 5, [{ id: 'trig-busy-admin', roles: ['admin'] }]);
+    const report = await registry.reload();
+    expect(report.problems).toEqual([]);
+    const active = registry.active();
+    expect((await triggers.scanConditions(active)).get('low-usage-test')).toBe(1);
+    expect(await enrolledContacts('low-usage-test')).toEqual(['trig-low-admin']);
+    // The same scheduled time again (another instance, the next tick): not run again.
+    expect((await triggers.scanConditions(active)).get('low-usage-test')).toBeUndefined();
+    // The next day's check runs, but the contact already entered once.
+    t.clock.advance(DAY);
+    expect((await triggers.scanConditions(active)).get('low-usage-test')).toBe(0);
+    const reason: { entry_reason: Record<string, unknown> }[] = await t.db.dataSource.query(
+      `SELECT entry_reason FROM enrollments WHERE scenario_id = 'low-usage-test'`,
+    );
+    expect(reason[0]!.entry_reason).toMatchObject({ trigger: 'condition' });
+  });
+
+  it('an event trigger enrolls at the Nth matching event, once', async () => {
+    write(
+      'export-milestone-test',
+      `subject: account
+trigger:
+  event: { type: report_exported, count: 3 }
+entry: { once_per: account }
+steps:
+  - { id: celebrate, send: milestone/celebration, to: { role: admin } }`,
+    );
+    await registry.reload();
+    await setup('trig-export', 0, [{ id: 'trig-export-admin', roles: ['admin'] }]);
+    const exportEvents = async (from: number, n: number) => {
+      const events = Array.from({ length: n }, (_, i) => ({
+        id: `exp-${from + i}`,
+        type: 'report_exported',
+        occurredAt: t.clock.now().toISOString(),
+        accountExternalId: 'trig-export',
+      }));
+      expect((await t.api('POST', '/api/events', { events })).status).toBe(200);
+    };
+    const scan = async () => (await triggers.scanEvents(registry.active())).get('export-milestone-test');
+    await scan(); // the first scan sets the watermark
+    await exportEvents(0, 2);
+    t.clock.advance(1000);
+    expect(await scan()).toBe(0);
+    await exportEvents(2, 1);
+    t.clock.advance(1000);
+    expect(await scan()).toBe(1);
+    await exportEvents(3, 1);
+    t.clock.advance(1000);
+    expect(await scan()).toBe(0);
+    const rows: { occurrence_key: string }[] = await t.db.dataSource.query(
+      `SELECT occurrence_key FROM enrollments WHERE scenario_id = 'export-milestone-test'`,
+    );
+    expect(rows).toEqual([{ occurrence_key: 'count:3' }]);
+  });
+
+  it('an invalid file is reported and its previous valid version keeps running; a fix loads a new version', async () => {
+    write('versioned-test', `trigger: { event: { type: login } }\nsteps:\n  - { id: hello, send: onboarding/welcome }`);
+    await registry.reload();
+    const first = registry.all().find((s) => s.compiled.id === 'versioned-test')!.compiled.versionHash;
+    write('versioned-test', `trigger: { event: { type: login } }\nsteps:\n  - { id: hello, sned: onboarding/welcome }`);
+    const broken = await registry.reload();
+    expect(broken.problems).toEqual([
+      expect.stringMatching(/versioned-test\.yaml:6:5: a step needs exactly one of .*did you mean 'send'/),
+    ]);
+    expect(registry.all().find((s) => s.compiled.id === 'versioned-test')!.compiled.versionHash).toBe(first);
+    write(
+      'versioned-test',
+      `trigger: { event: { type: login } }\nsteps:\n  - { id: hello, send: onboarding/case-study }`,
+    );
+    await registry.reload();
+    const second = registry.all().find((s) => s.compiled.id === 'versioned-test')!.compiled.versionHash;
+    expect(second).not.toBe(first);
+    const versions: { version_hash: string }[] = await t.db.dataSource.query(
+      `SELECT version_hash FROM scenario_versions WHERE scenario_id = 'versioned-test' ORDER BY loaded_at`,
+    );
+    expect(versions.map((v) => v.version_hash).sort()).toEqual([first, second].sort());
+  });
+
+  it('the worker tick enrolls on an event and runs the first step in the same tick', async () => {
+    write(
+      'tick-test',
+      `trigger:
+  event: { type: integration_connected }
+steps:
+  - { id: congratulate, send: milestone/first-integration }`,
+    );
+    await registry.reload();
+    await setup('trig-tick', 0, [{ id: 'trig-tick-admin', roles: ['admin'] }]);
+    const worker = t.app.get(ScenarioWorker);
+    await worker.tick(); // watermark
+    const started = performance.now();
+    const ingest = await t.api('POST', '/api/events', {
+      events: [
+        {
+          id: 'int-1',
+          type: 'integration_connected',
+          occurredAt: t.clock.now().toISOString(),
+          accountExternalId: 'trig-tick',
+          contactExternalId: 'trig-tick-admin',
+          props: { integration: 'slack' },
+        },
+      ],
+    });
+    expect(ingest.status).toBe(200);
+    await worker.tick();
+    const ms = performance.now() - started;
+    const sent: { template: string }[] = await t.db.dataSource.query(
+      `SELECT m.template FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE c.external_id = 'trig-tick-admin'`,
+    );
+    expect(sent).toEqual([{ template: 'milestone/first-integration' }]);
+    console.log(`event ingested -> enrolled and message queued in one tick: ${ms.toFixed(0)} ms`);
+  });
+
+  it('builds the audience as one condition and finds the last scheduled time in the scenario zone', () => {
+    expect(
+      audienceCondition({
+        subject: 'contact',
+        audience: {
+          tier: ['tech-touch'],
+          lifecycle: ['onboarding'],
+          roles: ['admin', 'operator'],
+          segments: ['at-risk'],
+          when: 'account.arr > 0',
+        },
+      } as never),
+    ).toBe(
+      "account.status == 'active' and contact.status == 'active' and account.tier in ['tech-touch'] and account.lifecycle in ['onboarding'] and ('admin' in contact.roles or 'operator' in contact.roles) and segment('at-risk') and (account.arr > 0)",
+    );
+    const now = new Date('2026-12-03T01:00:00Z'); // Thu 10:00 Tokyo
+    expect(lastScheduledTime('daily at 09:00', now, 'Asia/Tokyo').toISOString()).toBe('2026-12-03T00:00:00.000Z');
+    expect(lastScheduledTime('daily at 11:00', now, 'Asia/Tokyo').toISOString()).toBe('2026-12-02T02:00:00.000Z');
+    expect(lastScheduledTime('weekdays at 09:00', new Date('2026-12-06T01:00:00Z'), 'Asia/Tokyo').toISOString()).toBe(
+      '2026-12-04T00:00:00.000Z',
+    );
+    expect(lastScheduledTime('every 15m', new Date('2026-12-03T01:07:00Z'), 'UTC').toISOString()).toBe(
+      '2026-12-03T01:00:00.000Z',
+    );
+  });
+});
