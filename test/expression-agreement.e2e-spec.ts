@@ -132,6 +132,8 @@ function randomAttributes(r: Random): Record<string, unknown> {
   maybe('region', ['kanto', 'kansai', 'us-west', '', 'KANTO', 3, null]);
   maybe('score', [0.1, 0.2, 0.3, 0.7, 1e-7, 123.456, 99999.99, -0.5, 'high', false]);
   maybe('tier_hint', ['gold', 'silver', 7, true, null]);
+  // Tags set by scenarios, and the odd values an import might leave there.
+  maybe('tags', [['vip'], ['vip', 'trial'], [], ['trial', 7, null], 'vip', { vip: true }, [['vip']]]);
   return attributes;
 }
 
@@ -579,9 +581,14 @@ const HAND_PICKED: Record<'account' | 'contact', string[]> = {
     '(account.arr < 100_000) == false',
     "(account.plan in ['pro']) != true",
     'coalesce(account.attributes.vip, account.arr > 5) == false',
+    "'vip' in account.tags",
+    "'trial' not in account.tags",
+    "('vip' in account.tags) == (account.attributes.vip == true)",
     'coalesce(account.attributes.vip, account.arr > 5) != true',
   ],
   contact: [
+    "'vip' in contact.tags",
+    "'vip' not in contact.tags and 'trial' in account.tags",
     "'champion' in contact.roles",
     "'admin' not in contact.roles",
     "contact.count('login', 1d) > 0",

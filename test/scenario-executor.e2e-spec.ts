@@ -259,9 +259,15 @@ steps:
     wait_for: { event: login, timeout: 7d }
     on_timeout:
       - { id: stalled, handoff: { to: owner, reason: onboarding_stalled, priority: high, note: 'no login' } }
-  - { id: tag, set: { on: account, attribute: renewal_contacted, value: true } }`,
+  - { id: tag, set: { on: account, attribute: renewal_contacted, value: true } }
+  - { id: mark, set: { on: account, tag: renewal-contacted } }
+  - { id: mark-again, set: { on: account, tag: renewal-contacted } }
+  - { id: trial-over, set: { on: account, untag: trial } }`,
     );
     const accountId = await account('exec-e');
+    await t.db.dataSource.query(`UPDATE accounts SET attributes = '{"tags": ["trial", "kept"]}' WHERE id = $1`, [
+      accountId,
+    ]);
     const op1 = await contact('exec-e', 'exec-op1', ['operator']);
     const op2 = await contact('exec-e', 'exec-op2', ['operator', 'admin']);
     const admin = await contact('exec-e', 'exec-admin', ['admin']);
@@ -291,7 +297,8 @@ steps:
       `SELECT attributes FROM accounts WHERE id = $1`,
       [accountId],
     );
-    expect(attrs[0]!.attributes).toMatchObject({ renewal_contacted: true });
+    // Tags: added once however often set; removed; other tags kept.
+    expect(attrs[0]!.attributes).toMatchObject({ renewal_contacted: true, tags: ['kept', 'renewal-contacted'] });
   });
 
   it('wait_for ends early when the awaited event arrives', async () => {

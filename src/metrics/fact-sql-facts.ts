@@ -93,6 +93,12 @@ function activeUsersSql(q: FactSqlContext, days: number): SqlFragment {
   );
 }
 
+/** The string items of attributes.tags as text[] (other JSON items are ignored, as in memory). */
+function tagsSql(alias: 'a' | 'c'): string {
+  const tags = `${alias}.attributes -> 'tags'`;
+  return `ARRAY(SELECT t #>> '{}' FROM jsonb_array_elements(CASE WHEN jsonb_typeof(${tags}) = 'array' THEN ${tags} ELSE '[]'::jsonb END) t WHERE jsonb_typeof(t) = 'string')`;
+}
+
 function tierSql(q: FactSqlContext): SqlFragment {
   const text = (s: string) => q.params.add(s, 'text');
   const tier = (t: TierName) => q.params.add(t, 'text');
@@ -143,6 +149,8 @@ export function accountFactSql(key: AccountFactKey, q: FactSqlContext): SqlFragm
       return value('a.time_zone', true);
     case 'has_owner':
       return value('(a.owner_csm_id IS NOT NULL)', false);
+    case 'tags':
+      return value(tagsSql('a'), false);
     case 'contract_start':
       return value('a.contract_start_date', true);
     case 'renewal_date':
@@ -189,6 +197,8 @@ export function contactFactSql(key: ContactFactKey, q: FactSqlContext): SqlFragm
       return value('c.name', true);
     case 'roles':
       return value('c.roles', false);
+    case 'tags':
+      return value(tagsSql('c'), false);
     case 'locale':
       return value('c.locale', true);
     case 'time_zone':

@@ -169,7 +169,10 @@ export interface HandoffStep extends StepBase {
   };
 }
 export interface SetStep extends StepBase {
-  set: { on: 'contact' | 'account'; attribute: string; value: string | number | boolean | null };
+  set:
+    | { on: 'contact' | 'account'; attribute: string; value: string | number | boolean | null }
+    | { on: 'contact' | 'account'; tag: string }
+    | { on: 'contact' | 'account'; untag: string };
 }
 export interface ExitStep extends StepBase {
   exit: string;
@@ -257,13 +260,27 @@ const handoffStepSchema = z.strictObject({
   }),
 });
 
+const tagSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be a tag: a-z or 0-9 first, then a-z, 0-9, _ or -');
+
 const setStepSchema = z.strictObject({
   id: stepIdSchema,
-  set: z.strictObject({
-    on: z.enum(['contact', 'account']),
-    attribute: z.string().regex(/^[A-Za-z0-9_]{1,64}$/, 'must be an attribute key (letters, digits, _)'),
-    value: z.union([scalarSchema, z.null()]),
-  }),
+  set: describe(
+    z.union([
+      z.strictObject({
+        on: z.enum(['contact', 'account']),
+        attribute: z
+          .string()
+          .regex(/^[A-Za-z0-9_]{1,64}$/, 'must be an attribute key (letters, digits, _)')
+          .refine((key) => key !== 'tags', 'tags are set with tag: / untag:'),
+        value: z.union([scalarSchema, z.null()]),
+      }),
+      z.strictObject({ on: z.enum(['contact', 'account']), tag: tagSchema }),
+      z.strictObject({ on: z.enum(['contact', 'account']), untag: tagSchema }),
+    ]),
+    'Sets a custom attribute (`attribute` + `value`), adds a tag (`tag`) or removes one (`untag`).',
+  ),
 });
 
 const exitStepSchema = z.strictObject({

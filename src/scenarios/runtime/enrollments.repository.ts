@@ -389,6 +389,26 @@ export class EnrollmentsRepository {
     return rows.map((r) => r.id);
   }
 
+  /** Adds or removes a tag in attributes.tags (a list of strings; anything else there is replaced). */
+  async changeTag(
+    m: EntityManager,
+    on: 'contact' | 'account',
+    id: string,
+    change: { add: string } | { remove: string },
+  ): Promise<void> {
+    const table = on === 'contact' ? 'contacts' : 'accounts';
+    const current = `(SELECT t FROM jsonb_array_elements(CASE WHEN jsonb_typeof(attributes -> 'tags') = 'array'
+                        THEN attributes -> 'tags' ELSE '[]'::jsonb END) t WHERE jsonb_typeof(t) = 'string')`;
+    const next =
+      'add' in change
+        ? `(SELECT COALESCE(jsonb_agg(DISTINCT v.t), '[]'::jsonb) FROM (${current} UNION SELECT to_jsonb($2::text)) v(t))`
+        : `(SELECT COALESCE(jsonb_agg(v.t), '[]'::jsonb) FROM ${current} v(t) WHERE v.t <> to_jsonb($2::text))`;
+    await m.query(`UPDATE ${table} SET attributes = jsonb_set(attributes, '{tags}', ${next}) WHERE id = $1`, [
+      id,
+      'add' in change ? change.add : change.remove,
+    ]);
+  }
+
   /** Sets a custom attribute of a contact or an account. */
   async setAttribute(
     m: EntityManager,

@@ -262,8 +262,11 @@ export class ScenarioExecutor {
       }
       case 'set': {
         const target = effect.set.on === 'contact' ? enrollment.contactId : enrollment.accountId;
-        if (target !== null)
-          await this.enrollments.setAttribute(m, effect.set.on, target, effect.set.attribute, effect.set.value);
+        if (target === null) return;
+        const set = effect.set;
+        if ('attribute' in set) await this.enrollments.setAttribute(m, set.on, target, set.attribute, set.value);
+        else
+          await this.enrollments.changeTag(m, set.on, target, 'tag' in set ? { add: set.tag } : { remove: set.untag });
         return;
       }
       case 'assign':

@@ -20,6 +20,7 @@ export const ACCOUNT_FACT_KEYS = [
   'locale',
   'time_zone',
   'has_owner',
+  'tags',
   'contract_start',
   'renewal_date',
   'tier',
@@ -43,6 +44,7 @@ export const CONTACT_FACT_KEYS = [
   'external_id',
   'name',
   'roles',
+  'tags',
   'locale',
   'time_zone',
   'status',
@@ -131,6 +133,13 @@ const ACCOUNT_FACT_INFO: Record<AccountFactKey, FactInfo> = {
     nullable: false,
     description: 'A CSM owns the account.',
     example: 'not account.has_owner',
+  },
+  tags: {
+    type: 'strings',
+    nullable: false,
+    description:
+      'Tags set by scenarios (`set: { on: account, tag: ... }`), kept in attributes.tags (a list: test with `in`).',
+    example: "'expansion_candidate' not in account.tags",
   },
   contract_start: {
     type: 'date',
@@ -263,6 +272,13 @@ const CONTACT_FACT_INFO: Record<ContactFactKey, FactInfo> = {
     values: CONTACT_ROLES,
     description: 'Roles: admin, operator, decision_maker, champion (a list: test with `in`).',
     example: "'champion' in contact.roles",
+  },
+  tags: {
+    type: 'strings',
+    nullable: false,
+    description:
+      'Tags set by scenarios (`set: { on: contact, tag: ... }`), kept in attributes.tags (a list: test with `in`).',
+    example: "'onboarded' in contact.tags",
   },
   locale: {
     type: 'string',

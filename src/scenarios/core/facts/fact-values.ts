@@ -132,6 +132,8 @@ export function accountFact(key: AccountFactKey, ctx: FactContext): FactValue {
       return a.timeZone;
     case 'has_owner':
       return a.ownerCsmId !== null;
+    case 'tags':
+      return tagsOf(a.attributes);
     case 'contract_start':
       return a.contractStart === null ? null : epochDayOf(a.contractStart);
     case 'renewal_date':
@@ -177,6 +179,8 @@ export function contactFact(key: ContactFactKey, ctx: FactContext): FactValue {
       return c.name;
     case 'roles':
       return c.roles;
+    case 'tags':
+      return tagsOf(c.attributes);
     case 'locale':
       return c.locale;
     case 'time_zone':
@@ -201,6 +205,12 @@ export function contactFact(key: ContactFactKey, ctx: FactContext): FactValue {
 }
 
 /** A custom attribute's raw JSON value; undefined when absent. Own keys only. */
+/** The string items of attributes.tags (anything else there is ignored, as in SQL). */
+export function tagsOf(attributes: JsonObject): string[] {
+  const tags = Object.hasOwn(attributes, 'tags') ? attributes.tags : undefined;
+  return Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : [];
+}
+
 export function attributeValue(attributes: JsonObject, key: string): JsonValue | undefined {
   if (attributes === null || typeof attributes !== 'object' || Array.isArray(attributes)) return undefined;
   return Object.hasOwn(attributes, key) ? attributes[key] : undefined;

@@ -145,8 +145,11 @@ export function advance(input: AdvanceInput): AdvanceResult {
         break;
       }
       case 'set': {
-        effects.push({ kind: 'set', intentKey, stepId: id, set: (step as SetStep).set });
-        trace.push(`${id}: set ${(step as SetStep).set.on}.attributes.${(step as SetStep).set.attribute}`);
+        const set = (step as SetStep).set;
+        effects.push({ kind: 'set', intentKey, stepId: id, set });
+        const what =
+          'attribute' in set ? `attributes.${set.attribute}` : 'tag' in set ? `tag ${set.tag}` : `untag ${set.untag}`;
+        trace.push(`${id}: set ${set.on} ${what}`);
         next();
         break;
       }
