@@ -12,6 +12,7 @@ import {
   type ScenarioDefinition,
   scenarioSchema,
   type Step,
+  TEMPLATE_NAME_PATTERN,
 } from './scenario.schema';
 import { buildStepGraph, loopsWithoutWait, unreachableSteps } from './scenario-graph';
 import { translateIssues } from './schema-issues';
@@ -175,7 +176,10 @@ function validateScenarioFile(
 ): ValidScenario | undefined {
   const source = new YamlSource(file.file, file.text);
   const definition = parseWith(source, scenarioSchema, issues);
-  if (definition === undefined) return undefined;
+  if (definition === undefined) {
+    if (source.issues.length === 0) checkRawReferences(source, catalog, language, env, issues);
+    return undefined;
+  }
   const before = issues.length;
   const push = (path: DataPath, message: string, which: 'value' | 'key' = 'value') =>
     issues.push(source.issue(path, message, which));
@@ -312,22 +316,7 @@ interface StepCheck {
 
 function checkStep(step: Step, path: DataPath, c: StepCheck): void {
   if ('send' in step) {
-    const locales = c.env.templates.get(step.send);
-    if (locales === undefined) {
-      const suggestion = closest(step.send, c.env.templates.keys());
-      c.push(
-        [...path, 'send'],
-        `no template '${step.send}' in templates/${suggestion ? ` (did you mean '${suggestion}'?)` : ''}`,
-      );
-    } else {
-      const missing = c.env.locales.filter((l) => !locales.includes(l));
-      if (missing.length > 0) {
-        c.push(
-          [...path, 'send'],
-          `template '${step.send}' has no ${missing.join(', ')} version (templates/${step.send}/${missing[0]}.mjml)`,
-        );
-      }
-    }
+    checkTemplate(c.env, step.send, (m) => c.push([...path, 'send'], m));
     const to = step.to ?? 'contact';
     if (to === 'contact' && c.subject === 'account') {
       c.push(
@@ -382,6 +371,92 @@ function variantPrefix(path: DataPath): DataPath | undefined {
 
 function startsWith(path: DataPath, prefix: DataPath): boolean {
   return prefix.every((part, i) => path[i] === part);
+}
+
+function checkTemplate(env: ValidationEnvironment, name: string, report: (message: string) => void): void {
+  const locales = env.templates.get(name);
+  if (locales === undefined) {
+    const suggestion = closest(name, env.templates.keys());
+    report(`no template '${name}' in templates/${suggestion ? ` (did you mean '${suggestion}'?)` : ''}`);
+    return;
+  }
+  const missing = env.locales.filter((l) => !locales.includes(l));
+  if (missing.length > 0) {
+    report(`template '${name}' has no ${missing.join(', ')} version (templates/${name}/${missing[0]}.mjml)`);
+  }
+}
+
+/**
+ * When the schema refuses a file, the rest of it is still checked as far as its shape
+ * allows: templates, expressions and event types found in the raw data, so one wrong key
+ * does not hide every other mistake of the file.
+ */
+function checkRawReferences(
+  source: YamlSource,
+  catalog: CatalogDefinition,
+  language: ExpressionLanguage,
+  env: ValidationEnvironment,
+  issues: SourceIssue[],
+): void {
+  const data = source.data;
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return;
+  const raw = data as Record<string, unknown>;
+  const at = (value: unknown, ...keys: string[]): unknown =>
+    keys.reduce<unknown>(
+      (v, k) => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined),
+      value,
+    );
+  const text = (v: unknown): v is string => typeof v === 'string' && v.trim() !== '';
+  const scope = raw.subject === 'account' ? 'account' : 'contact';
+  const declared = Array.isArray(raw.events) ? raw.events.filter((e): e is string => typeof e === 'string') : [];
+  const knownEvents = new Set([...env.builtInEventTypes, ...Object.keys(catalog.events), ...declared]);
+  const eventType = (path: DataPath, type: unknown) => {
+    if (!text(type) || knownEvents.has(type) || type.startsWith('site.')) return;
+    const suggestion = closest(type, knownEvents);
+    issues.push(
+      source.issue(
+        path,
+        `unknown event type '${type}'${suggestion ? ` (did you mean '${suggestion}'?)` : ''}: declare it under events: in scenarios/_catalog.yaml or in this scenario's events:`,
+      ),
+    );
+  };
+  const steps: { step: Record<string, unknown>; path: DataPath }[] = [];
+  const walk = (list: unknown, path: DataPath) => {
+    if (!Array.isArray(list)) return;
+    list.forEach((item, i) => {
+      if (item === null || typeof item !== 'object' || Array.isArray(item)) return;
+      const step = item as Record<string, unknown>;
+      const here = [...path, i];
+      steps.push({ step, path: here });
+      for (const key of ['then', 'else', 'on_timeout']) walk(step[key], [...here, key]);
+      const variants = at(step, 'split', 'variants');
+      if (Array.isArray(variants))
+        variants.forEach((v, vi) => walk(at(v, 'steps'), [...here, 'split', 'variants', vi, 'steps']));
+    });
+  };
+  walk(raw.steps, ['steps']);
+  const sendStepIds = new Set(
+    steps.filter((s) => text(s.step.send) && text(s.step.id)).map((s) => s.step.id as string),
+  );
+  const expression = (path: DataPath, value: unknown, context: ExpressionUse['context']) => {
+    if (text(value)) {
+      checkExpression(source, path, language, issues, { text: value, scope, context, sendStepIds }, (p, type) =>
+        eventType(p, type),
+      );
+    }
+  };
+  expression(['audience', 'when'], at(raw, 'audience', 'when'), 'population');
+  expression(['trigger', 'condition', 'when'], at(raw, 'trigger', 'condition', 'when'), 'population');
+  eventType(['trigger', 'event', 'type'], at(raw, 'trigger', 'event', 'type'));
+  expression(['goal', 'when'], at(raw, 'goal', 'when'), 'enrollment');
+  expression(['exit_when'], raw.exit_when, 'enrollment');
+  for (const { step, path } of steps) {
+    if (text(step.send) && TEMPLATE_NAME_PATTERN.test(step.send)) {
+      checkTemplate(env, step.send, (m) => issues.push(source.issue([...path, 'send'], m)));
+    }
+    expression([...path, 'if'], step.if, 'enrollment');
+    eventType([...path, 'wait_for', 'event'], at(step, 'wait_for', 'event'));
+  }
 }
 
 function checkSegment(
