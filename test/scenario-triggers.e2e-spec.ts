@@ -191,6 +191,46 @@ steps:
     console.log(`event ingested -> enrolled and message queued in one tick: ${ms.toFixed(0)} ms`);
   });
 
+  it('a date offset enrolls on the day, at the local time, once per date and offset', async () => {
+    write(
+      'renewal-test',
+      `subject: account
+trigger:
+  date: { fact: account.renewal_date, offsets: [-90d, -60d], at: '10:00' }
+entry: { again_after: 20d, per: account }
+steps:
+  - { id: notice, send: renewal/value-review, to: { role: operator } }`,
+    );
+    await registry.reload();
+    // Friday 2026-12-04 09:30 in Tokyo; renewals 90 and 60 days later, and one 89 days later.
+    t.clock.set(new Date('2026-12-04T00:30:00Z'));
+    const renewal = async (externalId: string, date: string) => {
+      const r = await t.api('POST', '/api/accounts', {
+        externalId,
+        name: externalId,
+        renewalDate: date,
+        timeZone: 'Asia/Tokyo',
+      });
+      expect(r.status).toBe(201);
+    };
+    await renewal('date-90', '2027-03-04');
+    await renewal('date-60', '2027-02-02');
+    await renewal('date-89', '2027-03-03');
+    const scan = async () => (await triggers.scanDates(registry.active())).get('renewal-test');
+    expect(await scan()).toBe(0); // 09:30: before 10:00 local
+    t.clock.set(new Date('2026-12-04T01:00:00Z')); // 10:00 Tokyo
+    expect(await scan()).toBe(2);
+    expect(await scan()).toBe(0);
+    const rows: { external_id: string; occurrence_key: string }[] = await t.db.dataSource.query(
+      `SELECT a.external_id, e.occurrence_key FROM enrollments e JOIN accounts a ON a.id = e.account_id
+        WHERE e.scenario_id = 'renewal-test' ORDER BY 1`,
+    );
+    expect(rows).toEqual([
+      { external_id: 'date-60', occurrence_key: 'account.renewal_date:-60d:2027-02-02' },
+      { external_id: 'date-90', occurrence_key: 'account.renewal_date:-90d:2027-03-04' },
+    ]);
+  });
+
   it('builds the audience as one condition and finds the last scheduled time in the scenario zone', () => {
     expect(
       audienceCondition({

@@ -75,6 +75,9 @@ export interface ValidationResult {
   issues: SourceIssue[];
 }
 
+/** Stored dates a date trigger can count from. */
+const DATE_TRIGGER_FACTS = ['account.renewal_date', 'account.contract_start'];
+
 const EMPTY_CATALOG: CatalogDefinition = { segments: {}, page_groups: {}, events: {} };
 
 export function validateScenarios(
@@ -235,10 +238,15 @@ function validateScenarioFile(
         ['trigger', 'date', 'fact'],
         `unknown fact '${trigger.date.fact}'${suggestion ? ` (did you mean '${suggestion}'?)` : ''}`,
       );
+    } else if (type === 'date' && !DATE_TRIGGER_FACTS.includes(trigger.date.fact)) {
+      push(
+        ['trigger', 'date', 'fact'],
+        `date triggers count from a stored date: ${DATE_TRIGGER_FACTS.join(' or ')} (for days since activity use a condition trigger)`,
+      );
     } else if (type !== 'date') {
       push(
         ['trigger', 'date', 'fact'],
-        `'${trigger.date.fact}' is a ${type}, not a date (date facts: ${dateFacts(language).join(', ')})`,
+        `'${trigger.date.fact}' is a ${type}, not a date (date triggers: ${DATE_TRIGGER_FACTS.join(', ')})`,
       );
     } else if (subject === 'account' && trigger.date.fact.startsWith('contact.')) {
       push(['trigger', 'date', 'fact'], 'a contact fact cannot trigger an account scenario');
@@ -497,10 +505,6 @@ function checkExpression(
         issues[i] = { ...issues[i]!, ...source.positionInString(path, ref.offset) };
     }
   }
-}
-
-function dateFacts(language: ExpressionLanguage): string[] {
-  return language.factNames().filter((n) => language.factType(n) === 'date');
 }
 
 /** Canonical JSON (sorted keys) hashed: the version an enrollment keeps. */

@@ -133,7 +133,8 @@ export class EnrollmentsRepository {
       versionHash: string;
       subjectKind: 'contact' | 'account';
       entryPer: 'contact' | 'account';
-      occurrenceKey: string;
+      /** A constant, or `column`: the population query's own `occurrence_key` column (date triggers). */
+      occurrenceKey: string | { column: true };
       againAfterMs: number | null;
       reason: Record<string, unknown>;
     },
@@ -150,7 +151,8 @@ export class EnrollmentsRepository {
       `WITH entered AS (
          INSERT INTO enrollments (id, scenario_id, version_hash, subject_kind, account_id, contact_id, entry_key,
                                   occurrence_key, state, next_run_at, entered_at, entry_reason)
-         SELECT gen_random_uuid(), ${p(1)}, ${p(2)}, ${p(3)}, p.account_id, ${contactColumn}, ${entryKey}, ${p(4)},
+         SELECT gen_random_uuid(), ${p(1)}::text, ${p(2)}::text, ${p(3)}::text, p.account_id, ${contactColumn}, ${entryKey},
+                ${typeof e.occurrenceKey === 'string' ? `${p(4)}::text` : `COALESCE(p.occurrence_key, ${p(4)}::text)`},
                 'active', ${p(5)}::timestamptz, ${p(5)}::timestamptz, ${p(6)}::jsonb
            FROM (${population.sql}) p
           WHERE ${p(7)}::bigint IS NULL OR NOT EXISTS (
@@ -166,7 +168,7 @@ export class EnrollmentsRepository {
         e.scenarioId,
         e.versionHash,
         e.subjectKind,
-        e.occurrenceKey,
+        typeof e.occurrenceKey === 'string' ? e.occurrenceKey : '',
         now.toISOString(),
         JSON.stringify(e.reason),
         e.againAfterMs,

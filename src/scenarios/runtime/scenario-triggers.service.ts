@@ -90,6 +90,72 @@ export class ScenarioTriggers {
     return entered;
   }
 
+  /**
+   * Date-offset triggers: subjects whose date fact plus an offset is today in the
+   * recipient's time zone, once the local time has reached `at`. Each (date, offset) is an
+   * occurrence of its own, entered once. Run with the condition checks.
+   */
+  async scanDates(scenarios: readonly LoadedScenario[]): Promise<Map<string, number>> {
+    const now = this.clock.now();
+    const entered = new Map<string, number>();
+    for (const s of scenarios) {
+      const definition = s.compiled.definition;
+      if (!('date' in definition.trigger)) continue;
+      const { fact, offsets, at } = definition.trigger.date;
+      let total = 0;
+      for (const offset of offsets) {
+        const days = Number(offset.replace(/d$/, ''));
+        // days_until(fact) == -days: the date plus the offset is today (in the account's zone).
+        const condition = this.compile(
+          definition,
+          s.catalog,
+          `(${audienceCondition(definition)}) and days_until(${fact}) == ${-days}`,
+        );
+        const population = buildPopulationQuery(condition, {
+          now,
+          settings: factSettingsFrom(this.config, s.catalog.page_groups),
+          scope: definition.subject,
+        });
+        const n = population.params.length;
+        const zone =
+          definition.subject === 'contact'
+            ? `COALESCE(cz.time_zone, az.time_zone, $${n + 2})`
+            : `COALESCE(az.time_zone, $${n + 2})`;
+        const column = fact.replace(/^account\./, '').replace(/^contact\./, '');
+        const factColumn = column === 'contract_start' ? 'contract_start_date' : column;
+        const wrapped = {
+          sql: `SELECT p.*, ${this.occurrenceSql(fact, offset, factColumn)} AS occurrence_key
+                  FROM (${population.sql}) p
+                  JOIN accounts az ON az.id = p.account_id
+                  ${definition.subject === 'contact' ? 'JOIN contacts cz ON cz.id = p.contact_id' : ''}
+                 WHERE ($${n + 1}::timestamptz AT TIME ZONE ${zone})::time >= $${n + 3}::time`,
+          params: [...population.params, now.toISOString(), this.config.defaults.timeZone, at],
+        };
+        const entry = definition.entry;
+        total += await this.enrollments.enrollFromQuery(
+          wrapped,
+          {
+            scenarioId: definition.id,
+            versionHash: s.compiled.versionHash,
+            subjectKind: definition.subject,
+            entryPer: 'once_per' in entry ? entry.once_per : entry.per,
+            occurrenceKey: 'once_per' in entry ? '' : { column: true },
+            againAfterMs: 'again_after' in entry ? durationMs(entry.again_after) : null,
+            reason: { trigger: 'date', fact, offset },
+          },
+          now,
+        );
+      }
+      entered.set(definition.id, total);
+    }
+    return entered;
+  }
+
+  /** `account.renewal_date:-90d:2027-03-31`: one occurrence per date and offset (fact and offset are validated names). */
+  private occurrenceSql(fact: string, offset: string, column: string): string {
+    return `'${fact}:${offset}:' || az.${column}::text`;
+  }
+
   /** Enrolls subjects whose matching events reached the trigger's count since the last scan. */
   async scanEvents(scenarios: readonly LoadedScenario[]): Promise<Map<string, number>> {
     const now = this.clock.now();

@@ -57,6 +57,7 @@ export class ScenarioWorker implements OnApplicationBootstrap, BeforeApplication
       if (Date.now() - this.lastConditionScan >= 30_000) {
         this.lastConditionScan = Date.now();
         await this.triggers.scanConditions(active);
+        await this.triggers.scanDates(active);
       }
       await this.executor.drain(
         undefined,
