@@ -10,6 +10,7 @@ import { MessagingSendWorkerModule } from './messaging/send/messaging-send-worke
 import { MessagingSendModule } from './messaging/send/messaging-send.module';
 import { TemplatesApiModule } from './messaging/templates/templates-api.module';
 import { ScenarioRuntimeModule } from './scenarios/runtime/scenario-runtime.module';
+import { ScenariosApiModule } from './scenarios/runtime/scenarios-api.module';
 import { TrackingWorkerModule } from './tracking/tracking-worker.module';
 import { TrackingModule } from './tracking/tracking.module';
 
@@ -35,6 +36,7 @@ export class AppModule {
         MessagingPolicyModule,
         MessagingSendModule,
         TemplatesApiModule,
+        ScenariosApiModule,
       );
     }
     if (role === 'worker' || role === 'all') {

@@ -93,6 +93,34 @@ steps:
       `SELECT entry_reason FROM enrollments WHERE scenario_id = 'low-usage-test'`,
     );
     expect(reason[0]!.entry_reason).toMatchObject({ trigger: 'condition' });
+
+    // Why: the admin API shows each condition for a subject, and its enrollments.
+    const operator = (await t.api('GET', '/api/scenarios/low-usage-test/explain?subject=trig-low-operator')).json();
+    expect(operator).toMatchObject({
+      matchesNow: false,
+      enrollments: [],
+      checks: expect.arrayContaining([
+        { part: 'audience', condition: "('admin' in contact.roles)", holds: false },
+        { part: 'trigger', condition: 'account.logins_14d < 3', holds: true },
+      ]) as unknown,
+    });
+    const admin = (await t.api('GET', '/api/scenarios/low-usage-test/explain?subject=trig-low-admin')).json();
+    expect(admin).toMatchObject({
+      matchesNow: true,
+      enrollments: [{ state: 'active', entryReason: { trigger: 'condition' } }],
+    });
+    const busy = (await t.api('GET', '/api/scenarios/low-usage-test/explain?subject=trig-busy-admin')).json();
+    expect(busy).toMatchObject({
+      matchesNow: false,
+      checks: expect.arrayContaining([
+        { part: 'trigger', condition: 'account.logins_14d < 3', holds: false },
+      ]) as unknown,
+    });
+    expect((await t.api('GET', '/api/scenarios/low-usage-test/explain?subject=nobody')).status).toBe(404);
+    expect((await t.api('GET', '/api/scenarios/nope/explain?subject=x')).status).toBe(404);
+    expect((await t.api('GET', '/api/scenarios/low-usage-test/explain')).status).toBe(400);
+    const list = (await t.api('GET', '/api/scenarios')).json() as { items: { id: string; status: string }[] };
+    expect(list.items).toContainEqual(expect.objectContaining({ id: 'low-usage-test', status: 'active' }));
   });
 
   it('an event trigger enrolls at the Nth matching event, once', async () => {
@@ -138,7 +166,9 @@ steps:
     await registry.reload();
     const first = registry.all().find((s) => s.compiled.id === 'versioned-test')!.compiled.versionHash;
     write('versioned-test', `trigger: { event: { type: login } }\nsteps:\n  - { id: hello, sned: onboarding/welcome }`);
-    const broken = await registry.reload();
+    const brokenResponse = await t.api('POST', '/api/scenarios/reload');
+    expect(brokenResponse.status).toBe(200);
+    const broken = brokenResponse.json() as { problems: string[] };
     expect(broken.problems).toEqual([
       expect.stringMatching(/versioned-test\.yaml:6:5: a step needs exactly one of .*did you mean 'send'/),
     ]);

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Clock } from '../../common/clock';
@@ -28,7 +28,7 @@ export interface ReloadReport {
  * turns invalid is reported and its previous valid version keeps running.
  */
 @Injectable()
-export class ScenarioRegistry {
+export class ScenarioRegistry implements OnApplicationBootstrap {
   private readonly byFile = new Map<string, LoadedScenario>();
   private readonly templatesDir = join(process.cwd(), 'templates');
 
@@ -40,6 +40,11 @@ export class ScenarioRegistry {
 
   get dir(): string {
     return this.config.scenariosDir;
+  }
+
+  /** Every role loads the scenarios at start (the api to explain them, the worker to run them). */
+  async onApplicationBootstrap(): Promise<void> {
+    await this.reload();
   }
 
   /** Every scenario currently loaded, by id. */

@@ -2,10 +2,8 @@ import { Module } from '@nestjs/common';
 import { EventsRepository } from '../../events/events.repository';
 import { MessageQueue } from '../../messaging/send/message-queue.service';
 import { SendRepository } from '../../messaging/send/send.repository';
-import { FactSnapshotRepository } from '../../metrics/fact-snapshot.repository';
-import { EnrollmentsRepository } from './enrollments.repository';
+import { ScenarioRegistryModule } from './scenario-registry.module';
 import { ScenarioExecutor } from './scenario-executor';
-import { ScenarioRegistry } from './scenario-registry.service';
 import { ScenarioTriggers } from './scenario-triggers.service';
 import { ScenarioWorker } from './scenario-worker.service';
 
@@ -15,17 +13,8 @@ import { ScenarioWorker } from './scenario-worker.service';
  * role's controllers).
  */
 @Module({
-  providers: [
-    EventsRepository,
-    SendRepository,
-    MessageQueue,
-    FactSnapshotRepository,
-    EnrollmentsRepository,
-    ScenarioExecutor,
-    ScenarioRegistry,
-    ScenarioTriggers,
-    ScenarioWorker,
-  ],
-  exports: [EnrollmentsRepository, ScenarioExecutor, ScenarioRegistry, ScenarioTriggers],
+  imports: [ScenarioRegistryModule],
+  providers: [EventsRepository, SendRepository, MessageQueue, ScenarioExecutor, ScenarioTriggers, ScenarioWorker],
+  exports: [ScenarioExecutor, ScenarioTriggers],
 })
 export class ScenarioRuntimeModule {}

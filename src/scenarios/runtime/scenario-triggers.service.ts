@@ -20,6 +20,11 @@ const EVENT_OVERLAP_MS = 10_000;
  * the expression language so it compiles to SQL like any other condition.
  */
 export function audienceCondition(definition: ScenarioDefinition): string {
+  return audienceParts(definition).join(' and ');
+}
+
+/** The audience's conditions one by one (the explainer shows each). */
+export function audienceParts(definition: ScenarioDefinition): string[] {
   const parts: string[] = [`account.status == 'active'`];
   if (definition.subject === 'contact') parts.push(`contact.status == 'active'`);
   const list = (values: readonly string[]) => `[${values.map((v) => `'${v}'`).join(', ')}]`;
@@ -29,7 +34,7 @@ export function audienceCondition(definition: ScenarioDefinition): string {
   if (a?.roles) parts.push(`(${a.roles.map((r) => `'${r}' in contact.roles`).join(' or ')})`);
   for (const segment of a?.segments ?? []) parts.push(`segment('${segment}')`);
   if (a?.when) parts.push(`(${a.when})`);
-  return parts.join(' and ');
+  return parts;
 }
 
 /**

@@ -27,8 +27,8 @@ export class ScenarioWorker implements OnApplicationBootstrap, BeforeApplication
     private readonly executor: ScenarioExecutor,
   ) {}
 
-  async onApplicationBootstrap(): Promise<void> {
-    await this.registry.reload();
+  onApplicationBootstrap(): void {
+    // The registry loaded the scenarios at start; watch for changes.
     try {
       this.watcher = watch(this.registry.dir, () => this.scheduleReload());
       this.watcher.on('error', () => undefined);

@@ -1,0 +1,11 @@
+import { Module } from '@nestjs/common';
+import { FactSnapshotRepository } from '../../metrics/fact-snapshot.repository';
+import { EnrollmentsRepository } from './enrollments.repository';
+import { ScenarioRegistry } from './scenario-registry.service';
+
+/** The loaded scenarios and the storage both roles share (one registry per process). */
+@Module({
+  providers: [EnrollmentsRepository, FactSnapshotRepository, ScenarioRegistry],
+  exports: [EnrollmentsRepository, FactSnapshotRepository, ScenarioRegistry],
+})
+export class ScenarioRegistryModule {}
