@@ -1,5 +1,7 @@
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { EnrollmentsRepository } from '../src/scenarios/runtime/enrollments.repository';
+import { ScenarioExecutor } from '../src/scenarios/runtime/scenario-executor';
 import { ScenarioRegistry } from '../src/scenarios/runtime/scenario-registry.service';
 import {
   audienceCondition,
@@ -219,6 +221,56 @@ steps:
     );
     expect(sent).toEqual([{ template: 'milestone/first-integration' }]);
     console.log(`event ingested -> enrolled and message queued in one tick: ${ms.toFixed(0)} ms`);
+  });
+
+  it('pausing holds enrollments; archiving exits them with a reason', async () => {
+    const body = `trigger: { event: { type: login } }\nsteps:\n  - { id: pause, wait: 1d }\n  - { id: hello, send: onboarding/welcome }`;
+    write('archive-test', body);
+    await registry.reload();
+    await setup('trig-archive', 0, [{ id: 'trig-archive-admin', roles: ['admin'] }]);
+    const rows: { id: string; account_id: string }[] = await t.db.dataSource.query(
+      `SELECT id, account_id FROM contacts WHERE external_id = 'trig-archive-admin'`,
+    );
+    const loaded = registry.all().find((s) => s.compiled.id === 'archive-test')!;
+    await t.app
+      .get(EnrollmentsRepository)
+      .enroll(
+        'archive-test',
+        loaded.compiled.versionHash,
+        'contact',
+        [
+          {
+            accountId: rows[0]!.account_id,
+            contactId: rows[0]!.id,
+            entryKey: `contact:${rows[0]!.id}`,
+            occurrenceKey: '',
+            reason: {},
+          },
+        ],
+        t.clock.now(),
+        null,
+      );
+    const executor = t.app.get(ScenarioExecutor);
+    const run = () =>
+      executor.drain(
+        undefined,
+        registry.active().map((s) => s.compiled.id),
+      );
+    expect((await run()).committed).toBe(1); // now waiting a day
+    writeFileSync(join(dir, 'archive-test.yaml'), `id: archive-test\nname: archive-test\nstatus: paused\n${body}`);
+    await registry.reload();
+    t.clock.advance(2 * DAY);
+    expect((await run()).claimed).toBe(0); // held while paused
+    writeFileSync(join(dir, 'archive-test.yaml'), `id: archive-test\nname: archive-test\nstatus: archived\n${body}`);
+    await registry.reload();
+    const state: { state: string; exit_reason: string }[] = await t.db.dataSource.query(
+      `SELECT state, exit_reason FROM enrollments WHERE scenario_id = 'archive-test'`,
+    );
+    expect(state).toEqual([{ state: 'exited', exit_reason: 'archived' }]);
+    const sent: unknown[] = await t.db.dataSource.query(
+      `SELECT 1 FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE c.external_id = 'trig-archive-admin'`,
+    );
+    expect(sent).toEqual([]);
   });
 
   it('a date offset enrolls on the day, at the local time, once per date and offset', async () => {

@@ -327,7 +327,10 @@ export const scenarioSchema = z.strictObject({
   ),
   name: describe(z.string().min(1).max(200), 'A human name, shown in reports.'),
   description: z.string().max(4000).optional(),
-  status: describe(z.enum(['draft', 'active', 'paused']).default('draft'), 'Only active scenarios enroll and run.'),
+  status: describe(
+    z.enum(['draft', 'active', 'paused', 'archived']).default('draft'),
+    'draft: validated only; active: enrolls and runs; paused: enrollments hold where they are; archived: enrollments exit (reason archived).',
+  ),
   priority: describe(
     z.int().min(0).max(100).default(50),
     'When several scenarios would mail one contact at once, the higher priority goes first.',

@@ -228,6 +228,17 @@ export class EnrollmentsRepository {
     );
   }
 
+  /** Ends every active enrollment of an archived scenario (reason `archived`); returns how many. */
+  async exitAll(scenarioId: string, reason: string, now: Date): Promise<number> {
+    const [, count]: [unknown[], number] = await this.dataSource.query(
+      `UPDATE enrollments SET state = 'exited', exit_reason = $2, ended_at = $3, next_run_at = NULL,
+              lease_owner = NULL, lease_until = NULL
+        WHERE scenario_id = $1 AND state = 'active'`,
+      [scenarioId, reason, now.toISOString()],
+    );
+    return count;
+  }
+
   /**
    * Leases up to `limit` due enrollments to `owner` until `now + leaseMs`. Rows leased by
    * a worker that died become due again when its lease expires.

@@ -83,6 +83,10 @@ export class ScenarioRegistry implements OnApplicationBootstrap {
         { scenario: scenario.definition.id, version: scenario.versionHash, status: scenario.definition.status },
         previous ? 'scenario updated' : 'scenario loaded',
       );
+      if (scenario.definition.status === 'archived') {
+        const exited = await this.enrollments.exitAll(scenario.definition.id, 'archived', now);
+        logger.info({ scenario: scenario.definition.id, exited }, 'scenario archived: its enrollments exited');
+      }
     }
     // A file that disappeared stops enrolling (its enrollments are held, not exited: deleting
     // a file by mistake must not end journeys; `status: paused` says so explicitly).
