@@ -54,6 +54,8 @@ interface TendRequest {
   at: number;
   /** Tend's answer, once it arrived. */
   status?: number;
+  /** Its Location header, for a redirect. */
+  location?: string;
   context: BrowserContext;
 }
 
@@ -130,6 +132,7 @@ describe('site snippet and identity in a real browser (headless Chromium)', () =
       const entry = seen.get(response.request());
       if (!entry) return;
       entry.status = response.status();
+      entry.location = response.headers()['location'];
     });
     ctx.on('page', (p) => p.on('pageerror', (error) => pageErrors.push(`${p.url()}: ${error.message}`)));
   }
@@ -257,7 +260,13 @@ describe('site snippet and identity in a real browser (headless Chromium)', () =
       (items) => items.length >= 3,
     );
     try {
-      const landed = await page.goto(clickUrl);
+      const landed = await page.goto(clickUrl).catch((error: unknown) => {
+        // Say where Tend sent the browser: a failing redirect target is reported at the click URL.
+        const answer = tendRequests.slice(mark).find((r) => r.path.startsWith('/t/c/'));
+        throw new Error(`${String(error)}\nTend answered the click with ${answer?.status} to ${answer?.location}`, {
+          cause: error,
+        });
+      });
       expect(landed?.status()).toBe(200);
 
       // Tend answered 302 to the stored link plus a signed identity, and the site received exactly that.

@@ -434,7 +434,7 @@ describe('recipient policy, unsubscribe, suppressions and the SendGrid webhook',
       }
       expect(await providerEvents([bounce.sg_event_id])).toEqual([]);
       expect(await suppression(c.email)).toBeUndefined();
-      expect((await status(messageId)).status).toBe('queued');
+      expect((await status(messageId)).status).toBe('sent');
       expect(await eventsOf(c.contactId)).toEqual([]);
     });
 

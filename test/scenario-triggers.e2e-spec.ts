@@ -232,24 +232,22 @@ steps:
       `SELECT id, account_id FROM contacts WHERE external_id = 'trig-archive-admin'`,
     );
     const loaded = registry.all().find((s) => s.compiled.id === 'archive-test')!;
-    await t.app
-      .get(EnrollmentsRepository)
-      .enroll(
-        'archive-test',
-        loaded.compiled.versionHash,
-        'contact',
-        [
-          {
-            accountId: rows[0]!.account_id,
-            contactId: rows[0]!.id,
-            entryKey: `contact:${rows[0]!.id}`,
-            occurrenceKey: '',
-            reason: {},
-          },
-        ],
-        t.clock.now(),
-        null,
-      );
+    await t.app.get(EnrollmentsRepository).enroll(
+      'archive-test',
+      loaded.compiled.versionHash,
+      'contact',
+      [
+        {
+          accountId: rows[0]!.account_id,
+          contactId: rows[0]!.id,
+          entryKey: `contact:${rows[0]!.id}`,
+          occurrenceKey: '',
+          reason: {},
+        },
+      ],
+      t.clock.now(),
+      null,
+    );
     const executor = t.app.get(ScenarioExecutor);
     const run = () =>
       executor.drain(

@@ -31,9 +31,12 @@ export async function launchChromium(): Promise<Browser> {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
-      // The test site is served as `localhost`: never ask a resolver for it (a slow or
-      // failing DNS lookup under load showed up as net::ERR_NAME_NOT_RESOLVED).
+      // The test site is served as `localhost` but listens on 127.0.0.1 only: connect there
+      // directly (not ::1 first), and never through a proxy taken from the environment.
+      // (An ERR_NAME_NOT_RESOLVED in the click test was not about localhost: the send worker had
+      // replaced the stored link with a template's https://app.example.com/... one; see the spec.)
       '--host-resolver-rules=MAP localhost 127.0.0.1',
+      '--no-proxy-server',
     ],
     timeout: 30_000,
   });

@@ -23,7 +23,10 @@ export async function seedContact(
   return { accountId: account!.id, contactId: contact!.id };
 }
 
-/** A sent message with its stored links, as the render step leaves it. */
+/**
+ * A sent message with its stored links, as the render step leaves it. Stored as `sent`: a
+ * queued row would be claimed by a running send worker, re-rendered, and its links replaced.
+ */
 export async function seedMessage(
   dataSource: DataSource,
   to: SeededContact,
@@ -31,8 +34,8 @@ export async function seedMessage(
 ): Promise<string> {
   const id = randomUUID();
   await dataSource.query(
-    `INSERT INTO messages (id, intent_key, contact_id, account_id, template, locale, kind, sent_at)
-     VALUES ($1, $2, $3, $4, $5, 'ja', 'advertising', $6)`,
+    `INSERT INTO messages (id, intent_key, contact_id, account_id, template, locale, kind, sent_at, status)
+     VALUES ($1, $2, $3, $4, $5, 'ja', 'advertising', $6, 'sent')`,
     [
       id,
       `test:${id}`,
