@@ -48,9 +48,14 @@ export class ScenarioRuntime1764500000000 implements MigrationInterface {
     await queryRunner.query(
       `CREATE TABLE "scenario_checks" ("scenario_id" text NOT NULL, "trigger_key" text NOT NULL, "last_run_at" TIMESTAMP WITH TIME ZONE NOT NULL, CONSTRAINT "pk_scenario_checks" PRIMARY KEY ("scenario_id", "trigger_key"))`,
     );
+    // Who was in a segment trigger's segment at its last check: entering is "not there then, there now".
+    await queryRunner.query(
+      `CREATE TABLE "segment_members" ("scenario_id" text NOT NULL, "subject_id" uuid NOT NULL, CONSTRAINT "pk_segment_members" PRIMARY KEY ("scenario_id", "subject_id"))`,
+    );
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`DROP TABLE "segment_members"`);
     await queryRunner.query(`DROP TABLE "scenario_checks"`);
     await queryRunner.query(`DROP INDEX "public"."ix_handoffs_account_status"`);
     await queryRunner.query(`DROP TABLE "handoffs"`);

@@ -228,6 +228,27 @@ export class EnrollmentsRepository {
     );
   }
 
+  /**
+   * Replaces a segment trigger's member snapshot with the subjects a population query
+   * selects now (set-based); returns nothing. `subjectColumn` is account_id or contact_id.
+   */
+  async replaceSegmentMembers(
+    scenarioId: string,
+    population: { sql: string; params: readonly unknown[] },
+    subjectColumn: 'account_id' | 'contact_id',
+  ): Promise<void> {
+    const n = population.params.length;
+    await this.dataSource.transaction(async (m) => {
+      await m.query(`DELETE FROM segment_members WHERE scenario_id = $1`, [scenarioId]);
+      await m.query(
+        `INSERT INTO segment_members (scenario_id, subject_id)
+         SELECT DISTINCT $${n + 1}::text, p.${subjectColumn} FROM (${population.sql}) p
+         ON CONFLICT ON CONSTRAINT pk_segment_members DO NOTHING`,
+        [...population.params, scenarioId],
+      );
+    });
+  }
+
   /** Ends every active enrollment of an archived scenario (reason `archived`); returns how many. */
   async exitAll(scenarioId: string, reason: string, now: Date): Promise<number> {
     const [, count]: [unknown[], number] = await this.dataSource.query(

@@ -156,6 +156,67 @@ export class ScenarioTriggers {
     return entered;
   }
 
+  /**
+   * Segment triggers: subjects in the segment now that were not at the previous check
+   * (and in the audience) enroll; the member snapshot is then replaced. The first check of
+   * a scenario only records who is in the segment: activating a scenario does not enroll
+   * everyone already there.
+   */
+  async scanSegments(scenarios: readonly LoadedScenario[]): Promise<Map<string, number>> {
+    const now = this.clock.now();
+    const entered = new Map<string, number>();
+    for (const s of scenarios) {
+      const definition = s.compiled.definition;
+      if (!('segment' in definition.trigger)) continue;
+      const trigger = definition.trigger.segment;
+      const zone = definition.time_zone ?? this.config.defaults.timeZone;
+      const dueAt = lastScheduledTime(trigger.check, now, zone);
+      const firstCheck = (await this.enrollments.lastCheck(definition.id, 'segment')) === undefined;
+      if (!(await this.enrollments.claimCheck(definition.id, 'segment', dueAt, now))) continue;
+      const settings = factSettingsFrom(this.config, s.catalog.page_groups);
+      const subjectColumn = definition.subject === 'contact' ? 'contact_id' : 'account_id';
+      let n = 0;
+      if (!firstCheck) {
+        const condition = this.compile(
+          definition,
+          s.catalog,
+          `(${audienceCondition(definition)}) and segment('${trigger.entered}')`,
+        );
+        const population = buildPopulationQuery(condition, { now, settings, scope: definition.subject });
+        const k = population.params.length;
+        const newcomers = {
+          sql: `SELECT p.* FROM (${population.sql}) p
+                 WHERE NOT EXISTS (SELECT 1 FROM segment_members m WHERE m.scenario_id = $${k + 1} AND m.subject_id = p.${subjectColumn})`,
+          params: [...population.params, definition.id],
+        };
+        const entry = definition.entry;
+        const againAfterMs = 'again_after' in entry ? durationMs(entry.again_after) : null;
+        n = await this.enrollments.enrollFromQuery(
+          newcomers,
+          {
+            scenarioId: definition.id,
+            versionHash: s.compiled.versionHash,
+            subjectKind: definition.subject,
+            entryPer: 'once_per' in entry ? entry.once_per : entry.per,
+            // Each entry into the segment is an occurrence (re-running one scheduled check is idempotent).
+            occurrenceKey: 'once_per' in entry ? '' : `segment:${dueAt.toISOString()}`,
+            againAfterMs,
+            reason: { trigger: 'segment', segment: trigger.entered, checkedAt: dueAt.toISOString() },
+          },
+          now,
+        );
+      }
+      const members = buildPopulationQuery(this.compile(definition, s.catalog, `segment('${trigger.entered}')`), {
+        now,
+        settings,
+        scope: definition.subject,
+      });
+      await this.enrollments.replaceSegmentMembers(definition.id, members, subjectColumn);
+      entered.set(definition.id, n);
+    }
+    return entered;
+  }
+
   /** `account.renewal_date:-90d:2027-03-31`: one occurrence per date and offset (fact and offset are validated names). */
   private occurrenceSql(fact: string, offset: string, column: string): string {
     return `'${fact}:${offset}:' || az.${column}::text`;

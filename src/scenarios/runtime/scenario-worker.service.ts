@@ -58,6 +58,7 @@ export class ScenarioWorker implements OnApplicationBootstrap, BeforeApplication
         this.lastConditionScan = Date.now();
         await this.triggers.scanConditions(active);
         await this.triggers.scanDates(active);
+        await this.triggers.scanSegments(active);
       }
       await this.executor.drain(
         undefined,
