@@ -350,6 +350,54 @@ steps:
     expect(await enrolled()).toEqual(afterEntry);
   });
 
+  it('a goal met while an enrollment waits converts it at the next goal scan, not at the end of the wait', async () => {
+    write(
+      'goal-test',
+      `trigger: { event: { type: login } }
+goal: { when: contact.logins_7d >= 2, within: 30d }
+steps:
+  - { id: pause, wait: 7d }
+  - { id: hello, send: onboarding/welcome }`,
+    );
+    await registry.reload();
+    await setup('goal-acct', 0, [{ id: 'goal-contact', roles: ['admin'] }]);
+    const rows: { id: string; account_id: string }[] = await t.db.dataSource.query(
+      `SELECT id, account_id FROM contacts WHERE external_id = 'goal-contact'`,
+    );
+    const c = rows[0]!;
+    const loaded = registry.all().find((s) => s.compiled.id === 'goal-test')!;
+    await t.app
+      .get(EnrollmentsRepository)
+      .enroll(
+        'goal-test',
+        loaded.compiled.versionHash,
+        'contact',
+        [{ accountId: c.account_id, contactId: c.id, entryKey: `contact:${c.id}`, occurrenceKey: '', reason: {} }],
+        t.clock.now(),
+        null,
+      );
+    const executor = t.app.get(ScenarioExecutor);
+    const only = ['goal-test'];
+    await executor.drain(undefined, only); // waiting 7 days
+    const logins = Array.from({ length: 2 }, (_, i) => ({
+      id: `goal-login-${i}`,
+      type: 'login',
+      occurredAt: t.clock.now().toISOString(),
+      accountExternalId: 'goal-acct',
+      contactExternalId: 'goal-contact',
+    }));
+    expect((await t.api('POST', '/api/events', { events: logins })).status).toBe(200);
+    t.clock.advance(60_000);
+    expect((await triggers.scanGoals(registry.active())).get('goal-test')).toBe(1);
+    await executor.drain(undefined, only);
+    const state: { state: string; exit_reason: string; converted_at: Date | null }[] = await t.db.dataSource.query(
+      `SELECT state, exit_reason, converted_at FROM enrollments WHERE scenario_id = 'goal-test'`,
+    );
+    expect(state).toEqual([{ state: 'converted', exit_reason: 'goal', converted_at: t.clock.now() }]);
+    const sent: unknown[] = await t.db.dataSource.query(`SELECT 1 FROM messages WHERE contact_id = $1`, [c.id]);
+    expect(sent).toEqual([]);
+  });
+
   it('builds the audience as one condition and finds the last scheduled time in the scenario zone', () => {
     expect(
       audienceCondition({

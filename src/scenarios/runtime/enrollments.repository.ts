@@ -249,6 +249,27 @@ export class EnrollmentsRepository {
     });
   }
 
+  /**
+   * Makes due now the waiting enrollments of a scenario whose subjects a population query
+   * selects (their goal is met): the executor then converts them, instead of at the end of
+   * their wait. Returns how many were woken.
+   */
+  async wakeMatching(
+    scenarioId: string,
+    population: { sql: string; params: readonly unknown[] },
+    subjectColumn: 'account_id' | 'contact_id',
+    now: Date,
+  ): Promise<number> {
+    const n = population.params.length;
+    const [, count]: [unknown[], number] = await this.dataSource.query(
+      `UPDATE enrollments e SET next_run_at = $${n + 2}
+        WHERE e.scenario_id = $${n + 1} AND e.state = 'active' AND e.next_run_at > $${n + 2}
+          AND e.${subjectColumn} IN (SELECT p.${subjectColumn} FROM (${population.sql}) p)`,
+      [...population.params, scenarioId, now.toISOString()],
+    );
+    return count;
+  }
+
   /** Ends every active enrollment of an archived scenario (reason `archived`); returns how many. */
   async exitAll(scenarioId: string, reason: string, now: Date): Promise<number> {
     const [, count]: [unknown[], number] = await this.dataSource.query(

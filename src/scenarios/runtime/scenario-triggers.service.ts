@@ -217,6 +217,34 @@ export class ScenarioTriggers {
     return entered;
   }
 
+  /**
+   * Goals met while enrollments wait: one query per scenario wakes them so they convert now
+   * (the planner decides; goals using opened()/clicked() are checked when the enrollment runs).
+   */
+  async scanGoals(scenarios: readonly LoadedScenario[]): Promise<Map<string, number>> {
+    const now = this.clock.now();
+    const woken = new Map<string, number>();
+    for (const s of scenarios) {
+      const definition = s.compiled.definition;
+      if (!definition.goal) continue;
+      const analyzed = analyzeExpression(definition.goal.when, {
+        scope: definition.subject,
+        context: 'population',
+        segments: s.catalog.segments,
+        pageGroups: s.catalog.page_groups,
+      });
+      if (!analyzed.checked) continue; // opened()/clicked(): only the enrollment's own run can tell
+      const population = buildPopulationQuery(analyzed.checked, {
+        now,
+        settings: factSettingsFrom(this.config, s.catalog.page_groups),
+        scope: definition.subject,
+      });
+      const column = definition.subject === 'contact' ? 'contact_id' : 'account_id';
+      woken.set(definition.id, await this.enrollments.wakeMatching(definition.id, population, column, now));
+    }
+    return woken;
+  }
+
   /** `account.renewal_date:-90d:2027-03-31`: one occurrence per date and offset (fact and offset are validated names). */
   private occurrenceSql(fact: string, offset: string, column: string): string {
     return `'${fact}:${offset}:' || az.${column}::text`;

@@ -59,6 +59,7 @@ export class ScenarioWorker implements OnApplicationBootstrap, BeforeApplication
         await this.triggers.scanConditions(active);
         await this.triggers.scanDates(active);
         await this.triggers.scanSegments(active);
+        await this.triggers.scanGoals(active);
       }
       await this.executor.drain(
         undefined,

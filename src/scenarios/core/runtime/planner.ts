@@ -88,7 +88,7 @@ export function advance(input: AdvanceInput): AdvanceResult {
   if (waiting !== undefined && state.cursor !== null) {
     const node = nodeAt(state.cursor);
     if (waiting.kind === 'wait') {
-      if (now < waiting.until) return done({ kind: 'waiting', nextRunAt: waiting.until });
+      if (now < waiting.until) return withGoalChecks(done({ kind: 'waiting', nextRunAt: waiting.until }));
       trace.push(`${node.step.id}: wait over`);
       state = { ...state, waiting: undefined, cursor: node.next[0] ?? null };
     } else if (waiting.kind === 'wait_for') {
