@@ -3,22 +3,32 @@
  * fact catalogue, the catalogue's segments and page groups and the scenario's send steps,
  * then look for conditions that can never be true. PURE.
  */
-import { analyzeExpression, FACT_CATALOGUE, findFact } from './expression';
+import { type AnalyzedExpression, analyzeExpression, FACT_CATALOGUE, findFact } from './expression';
 import { findNeverTrue } from './never-true.analysis';
 import type { CatalogDefinition } from './scenario.schema';
 import type { ExpressionLanguage, ExpressionUse } from './scenario.validator';
 
+/** Parses and checks an expression with a catalogue's segments and page groups. */
+export function analyzeWithCatalog(
+  text: string,
+  catalog: CatalogDefinition,
+  use: { scope: 'account' | 'contact'; context: 'population' | 'enrollment'; stepIds?: ReadonlySet<string> },
+): AnalyzedExpression {
+  return analyzeExpression(text, {
+    scope: use.scope,
+    context: use.context,
+    segments: catalog.segments,
+    pageGroups: catalog.page_groups,
+    ...(use.stepIds ? { stepIds: use.stepIds } : {}),
+  });
+}
+
 export function createExpressionLanguage(catalog: CatalogDefinition): ExpressionLanguage {
-  const segments = Object.fromEntries(
-    Object.entries(catalog.segments).map(([name, s]) => [name, { scope: s.scope, when: s.when }]),
-  );
   return {
     check(use: ExpressionUse) {
-      const analyzed = analyzeExpression(use.text, {
+      const analyzed = analyzeWithCatalog(use.text, catalog, {
         scope: use.scope,
         context: use.context,
-        segments,
-        pageGroups: catalog.page_groups,
         stepIds: use.sendStepIds,
       });
       const problems = analyzed.issues.map((issue) => ({ offset: issue.span.start, message: issue.message }));

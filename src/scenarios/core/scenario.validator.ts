@@ -204,10 +204,7 @@ function validateScenarioFile(
     }
     if (knownEvents.has(type)) return;
     const suggestion = closest(type, knownEvents);
-    push(
-      path,
-      `unknown event type '${type}'${suggestion ? ` (did you mean '${suggestion}'?)` : ''}: declare it under events: in scenarios/_catalog.yaml or in this scenario's events:`,
-    );
+    push(path, unknownEventType(type, suggestion));
   };
   const subject = definition.subject;
   const expression = (path: DataPath, text: string, context: ExpressionUse['context']) =>
@@ -381,6 +378,10 @@ function startsWith(path: DataPath, prefix: DataPath): boolean {
   return prefix.every((part, i) => path[i] === part);
 }
 
+function unknownEventType(type: string, suggestion: string | undefined): string {
+  return `unknown event type '${type}'${suggestion ? ` (did you mean '${suggestion}'?)` : ''}: declare it under events: in scenarios/_catalog.yaml or in this scenario's events:`;
+}
+
 function checkTemplate(env: ValidationEnvironment, name: string, report: (message: string) => void): void {
   const locales = env.templates.get(name);
   if (locales === undefined) {
@@ -421,12 +422,7 @@ function checkRawReferences(
   const eventType = (path: DataPath, type: unknown) => {
     if (!text(type) || knownEvents.has(type) || type.startsWith('site.')) return;
     const suggestion = closest(type, knownEvents);
-    issues.push(
-      source.issue(
-        path,
-        `unknown event type '${type}'${suggestion ? ` (did you mean '${suggestion}'?)` : ''}: declare it under events: in scenarios/_catalog.yaml or in this scenario's events:`,
-      ),
-    );
+    issues.push(source.issue(path, unknownEventType(type, suggestion)));
   };
   const steps: { step: Record<string, unknown>; path: DataPath }[] = [];
   const walk = (list: unknown, path: DataPath) => {

@@ -211,11 +211,7 @@ export class EnrollmentsRepository {
     since: Date,
   ): Promise<{ account_id: string; contact_id: string | null }[]> {
     const key = per === 'contact' ? 'contact_id' : 'account_id';
-    const matches = (alias: string) => `NOT EXISTS (
-        SELECT 1 FROM jsonb_each($2::jsonb) w
-         WHERE NOT CASE WHEN jsonb_typeof(w.value) = 'array'
-                        THEN COALESCE(${alias}.props -> w.key IN (SELECT jsonb_array_elements(w.value)), false)
-                        ELSE COALESCE(${alias}.props -> w.key = w.value, false) END)`;
+    const matches = (alias: string) => propsMatchSql(alias, '$2');
     return this.dataSource.query(
       `WITH touched AS (
          SELECT DISTINCT e.${key} AS subject FROM events e
@@ -421,14 +417,8 @@ export class EnrollmentsRepository {
   ): Promise<boolean> {
     const column = subject.contactId === null ? 'account_id' : 'contact_id';
     const rows: unknown[] = await this.dataSource.query(
-      // Every `where` key must match: a scalar equals the prop, a list contains it.
       `SELECT 1 FROM events e
-        WHERE e.${column} = $1 AND e.type = $2 AND e.occurred_at >= $3
-          AND NOT EXISTS (
-                SELECT 1 FROM jsonb_each($4::jsonb) w
-                 WHERE NOT CASE WHEN jsonb_typeof(w.value) = 'array'
-                                THEN COALESCE(e.props -> w.key IN (SELECT jsonb_array_elements(w.value)), false)
-                                ELSE COALESCE(e.props -> w.key = w.value, false) END)
+        WHERE e.${column} = $1 AND e.type = $2 AND e.occurred_at >= $3 AND ${propsMatchSql('e', '$4')}
         LIMIT 1`,
       [subject.contactId ?? subject.accountId, type, since.toISOString(), JSON.stringify(where ?? {})],
     );
@@ -515,6 +505,18 @@ export class EnrollmentsRepository {
     }
     return result;
   }
+}
+
+/**
+ * An event's props match a `where` filter (a jsonb parameter): every key must match, a
+ * scalar by equality, a list when it contains the prop.
+ */
+function propsMatchSql(alias: string, whereParam: string): string {
+  return `NOT EXISTS (
+    SELECT 1 FROM jsonb_each(${whereParam}::jsonb) w
+     WHERE NOT CASE WHEN jsonb_typeof(w.value) = 'array'
+                    THEN COALESCE(${alias}.props -> w.key IN (SELECT jsonb_array_elements(w.value)), false)
+                    ELSE COALESCE(${alias}.props -> w.key = w.value, false) END)`;
 }
 
 function toClaimed(r: RawEnrollment): ClaimedEnrollment {

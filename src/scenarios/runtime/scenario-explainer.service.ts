@@ -5,7 +5,8 @@ import { DomainError, ErrorCode } from '../../common/domain-error';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { factSettingsFrom } from '../../metrics/fact-settings';
 import { FactSnapshotRepository } from '../../metrics/fact-snapshot.repository';
-import { analyzeExpression, evaluateCondition, requirementsOf } from '../core/expression';
+import { evaluateCondition, requirementsOf } from '../core/expression';
+import { analyzeWithCatalog } from '../core/scenario-expressions';
 import type { ScenarioDefinition } from '../core/scenario.schema';
 import { ScenarioRegistry } from './scenario-registry.service';
 import { audienceParts } from './scenario-triggers.service';
@@ -54,12 +55,7 @@ export class ScenarioExplainer {
     const audienceCount = audience.length;
     const texts = [...audience, ...triggerCondition(definition)];
     const checked = texts.map((text) => {
-      const analyzed = analyzeExpression(text, {
-        scope: definition.subject,
-        context: 'population',
-        segments: loaded.catalog.segments,
-        pageGroups: loaded.catalog.page_groups,
-      });
+      const analyzed = analyzeWithCatalog(text, loaded.catalog, { scope: definition.subject, context: 'population' });
       if (!analyzed.checked) throw new Error(`${scenarioId}: ${analyzed.issues.map((i) => i.message).join('; ')}`);
       return { text, checked: analyzed.checked };
     });

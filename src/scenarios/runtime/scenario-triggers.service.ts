@@ -5,7 +5,8 @@ import { logger } from '../../common/logger';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { buildPopulationQuery } from '../../metrics/fact-sql';
 import { factSettingsFrom } from '../../metrics/fact-settings';
-import { analyzeExpression, type CheckedExpression } from '../core/expression';
+import type { CheckedExpression } from '../core/expression';
+import { analyzeWithCatalog } from '../core/scenario-expressions';
 import { durationMs } from '../core/runtime/compiled-scenario';
 import type { CatalogDefinition, ScenarioDefinition } from '../core/scenario.schema';
 import { EnrollmentsRepository } from './enrollments.repository';
@@ -118,7 +119,7 @@ export class ScenarioTriggers {
         );
         const population = buildPopulationQuery(condition, {
           now,
-          settings: factSettingsFrom(this.config, s.catalog.page_groups),
+          settings: this.settings(s),
           scope: definition.subject,
         });
         const n = population.params.length;
@@ -136,18 +137,11 @@ export class ScenarioTriggers {
                  WHERE ($${n + 1}::timestamptz AT TIME ZONE ${zone})::time >= $${n + 3}::time`,
           params: [...population.params, now.toISOString(), this.config.defaults.timeZone, at],
         };
-        const entry = definition.entry;
-        total += await this.enrollments.enrollFromQuery(
+        total += await this.enter(
+          s,
           wrapped,
-          {
-            scenarioId: definition.id,
-            versionHash: s.compiled.versionHash,
-            subjectKind: definition.subject,
-            entryPer: 'once_per' in entry ? entry.once_per : entry.per,
-            occurrenceKey: 'once_per' in entry ? '' : { column: true },
-            againAfterMs: 'again_after' in entry ? durationMs(entry.again_after) : null,
-            reason: { trigger: 'date', fact, offset },
-          },
+          { once: '', repeatable: { column: true } },
+          { trigger: 'date', fact, offset },
           now,
         );
       }
@@ -173,7 +167,7 @@ export class ScenarioTriggers {
       const dueAt = lastScheduledTime(trigger.check, now, zone);
       const firstCheck = (await this.enrollments.lastCheck(definition.id, 'segment')) === undefined;
       if (!(await this.enrollments.claimCheck(definition.id, 'segment', dueAt, now))) continue;
-      const settings = factSettingsFrom(this.config, s.catalog.page_groups);
+      const settings = this.settings(s);
       const subjectColumn = definition.subject === 'contact' ? 'contact_id' : 'account_id';
       let n = 0;
       if (!firstCheck) {
@@ -189,20 +183,12 @@ export class ScenarioTriggers {
                  WHERE NOT EXISTS (SELECT 1 FROM segment_members m WHERE m.scenario_id = $${k + 1} AND m.subject_id = p.${subjectColumn})`,
           params: [...population.params, definition.id],
         };
-        const entry = definition.entry;
-        const againAfterMs = 'again_after' in entry ? durationMs(entry.again_after) : null;
-        n = await this.enrollments.enrollFromQuery(
+        // Each entry into the segment is an occurrence (re-running one scheduled check is idempotent).
+        n = await this.enter(
+          s,
           newcomers,
-          {
-            scenarioId: definition.id,
-            versionHash: s.compiled.versionHash,
-            subjectKind: definition.subject,
-            entryPer: 'once_per' in entry ? entry.once_per : entry.per,
-            // Each entry into the segment is an occurrence (re-running one scheduled check is idempotent).
-            occurrenceKey: 'once_per' in entry ? '' : `segment:${dueAt.toISOString()}`,
-            againAfterMs,
-            reason: { trigger: 'segment', segment: trigger.entered, checkedAt: dueAt.toISOString() },
-          },
+          { once: '', repeatable: `segment:${dueAt.toISOString()}` },
+          { trigger: 'segment', segment: trigger.entered, checkedAt: dueAt.toISOString() },
           now,
         );
       }
@@ -227,16 +213,14 @@ export class ScenarioTriggers {
     for (const s of scenarios) {
       const definition = s.compiled.definition;
       if (!definition.goal) continue;
-      const analyzed = analyzeExpression(definition.goal.when, {
+      const analyzed = analyzeWithCatalog(definition.goal.when, s.catalog, {
         scope: definition.subject,
         context: 'population',
-        segments: s.catalog.segments,
-        pageGroups: s.catalog.page_groups,
       });
       if (!analyzed.checked) continue; // opened()/clicked(): only the enrollment's own run can tell
       const population = buildPopulationQuery(analyzed.checked, {
         now,
-        settings: factSettingsFrom(this.config, s.catalog.page_groups),
+        settings: this.settings(s),
         scope: definition.subject,
       });
       const column = definition.subject === 'contact' ? 'contact_id' : 'account_id';
@@ -282,12 +266,7 @@ export class ScenarioTriggers {
   }
 
   private compile(definition: ScenarioDefinition, catalog: CatalogDefinition, text: string): CheckedExpression {
-    const analyzed = analyzeExpression(text, {
-      scope: definition.subject,
-      context: 'population',
-      segments: catalog.segments,
-      pageGroups: catalog.page_groups,
-    });
+    const analyzed = analyzeWithCatalog(text, catalog, { scope: definition.subject, context: 'population' });
     if (analyzed.checked === undefined) {
       throw new Error(`${definition.id}: ${analyzed.issues.map((i) => i.message).join('; ')}`);
     }
@@ -305,22 +284,42 @@ export class ScenarioTriggers {
     const definition = s.compiled.definition;
     const query = buildPopulationQuery(condition, {
       now,
-      settings: factSettingsFrom(this.config, s.catalog.page_groups),
+      settings: this.settings(s),
       scope: definition.subject,
       ...(subjectIds ? { subjectIds } : {}),
     });
+    // Repeatable entry: each entry is its own occurrence.
+    return this.enter(s, query, { once: occurrence ?? '', repeatable: now.toISOString() }, reason, now);
+  }
+
+  private settings(s: LoadedScenario) {
+    return factSettingsFrom(this.config, s.catalog.page_groups);
+  }
+
+  /**
+   * Enrolls what a population query selects under the scenario's entry policy: once per
+   * contact or account (`occurrence.once`, usually ''), or again after a cooldown, each
+   * entry then being the occurrence `occurrence.repeatable`.
+   */
+  private enter(
+    s: LoadedScenario,
+    population: { sql: string; params: readonly unknown[] },
+    occurrence: { once: string; repeatable: string | { column: true } },
+    reason: Record<string, unknown>,
+    now: Date,
+  ): Promise<number> {
+    const definition = s.compiled.definition;
     const entry = definition.entry;
-    const againAfterMs = 'again_after' in entry ? durationMs(entry.again_after) : null;
+    const once = 'once_per' in entry;
     return this.enrollments.enrollFromQuery(
-      query,
+      population,
       {
         scenarioId: definition.id,
         versionHash: s.compiled.versionHash,
         subjectKind: definition.subject,
-        entryPer: 'once_per' in entry ? entry.once_per : entry.per,
-        // Repeatable entry: each entry is its own occurrence.
-        occurrenceKey: againAfterMs === null ? (occurrence ?? '') : now.toISOString(),
-        againAfterMs,
+        entryPer: once ? entry.once_per : entry.per,
+        occurrenceKey: once ? occurrence.once : occurrence.repeatable,
+        againAfterMs: once ? null : durationMs(entry.again_after),
         reason,
       },
       now,

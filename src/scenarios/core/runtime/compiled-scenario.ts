@@ -2,7 +2,8 @@
  * A validated scenario made ready to run: its step graph, and every condition parsed and
  * checked once. Live runs, the simulator and tests all run this. PURE.
  */
-import { analyzeExpression, type CheckedExpression } from '../expression';
+import type { CheckedExpression } from '../expression';
+import { analyzeWithCatalog } from '../scenario-expressions';
 import type { CatalogDefinition, ScenarioDefinition } from '../scenario.schema';
 import { buildStepGraph, type StepGraph } from '../scenario-graph';
 
@@ -36,15 +37,10 @@ export function compileScenario(
 ): CompiledScenario {
   const graph = buildStepGraph(definition.steps);
   const sendStepIds = new Set(graph.all.filter((n) => n.kind === 'send').map((n) => n.step.id));
-  const segments = Object.fromEntries(
-    Object.entries(catalog.segments).map(([name, s]) => [name, { scope: s.scope, when: s.when }]),
-  );
   const compile = (text: string, where: string): CheckedExpression => {
-    const analyzed = analyzeExpression(text, {
+    const analyzed = analyzeWithCatalog(text, catalog, {
       scope: definition.subject,
       context: 'enrollment',
-      segments,
-      pageGroups: catalog.page_groups,
       stepIds: sendStepIds,
     });
     if (analyzed.checked === undefined) {
