@@ -408,21 +408,33 @@ export class EnrollmentsRepository {
     return rows[0]?.id;
   }
 
-  /** Whether the subject has an event of `type` (props containing `where`) since `since`: a wait_for is over. */
-  async eventSince(
-    subject: { accountId: string; contactId: string | null },
-    type: string,
-    where: Readonly<Record<string, unknown>> | undefined,
-    since: Date,
-  ): Promise<boolean> {
-    const column = subject.contactId === null ? 'account_id' : 'contact_id';
-    const rows: unknown[] = await this.dataSource.query(
-      `SELECT 1 FROM events e
-        WHERE e.${column} = $1 AND e.type = $2 AND e.occurred_at >= $3 AND ${propsMatchSql('e', '$4')}
-        LIMIT 1`,
-      [subject.contactId ?? subject.accountId, type, since.toISOString(), JSON.stringify(where ?? {})],
+  /**
+   * Which of these waiting enrollments have their awaited event (type, props filter) since
+   * they began waiting: one query for a whole batch. Returns the enrollment ids.
+   */
+  async eventsArrived(
+    waits: readonly {
+      id: string;
+      accountId: string;
+      contactId: string | null;
+      type: string;
+      where: Readonly<Record<string, unknown>> | undefined;
+      since: Date;
+    }[],
+  ): Promise<Set<string>> {
+    if (waits.length === 0) return new Set();
+    const found = (column: 'contact_id' | 'account_id', key: string) =>
+      `EXISTS (SELECT 1 FROM events e
+                WHERE e.${column} = w."${key}" AND e.type = w.type AND e.occurred_at >= w.since
+                  AND ${propsMatchSql('e', 'w."where"')})`;
+    const rows: { id: string }[] = await this.dataSource.query(
+      `SELECT w.id FROM json_to_recordset($1::json)
+                AS w(id uuid, "accountId" uuid, "contactId" uuid, type text, "where" jsonb, since timestamptz)
+        WHERE CASE WHEN w."contactId" IS NULL THEN ${found('account_id', 'accountId')}
+                   ELSE ${found('contact_id', 'contactId')} END`,
+      [JSON.stringify(waits.map((w) => ({ ...w, where: w.where ?? {} })))],
     );
-    return rows.length > 0;
+    return new Set(rows.map((r) => r.id));
   }
 
   /** Active contacts of an account with one of the roles: the recipients of `to: { role: ... }`. */

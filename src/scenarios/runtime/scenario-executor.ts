@@ -88,15 +88,28 @@ export class ScenarioExecutor {
         subjects.map((s) => [scope === 'contact' ? s.contact!.id : s.account.id, s]),
       );
       const activity = await this.enrollments.activity(group.map((c) => c.state.id));
+      const arrived = await this.enrollments.eventsArrived(
+        group.flatMap((c) => {
+          const w = c.state.waiting;
+          return w?.kind === 'wait_for'
+            ? [
+                {
+                  id: c.state.id,
+                  accountId: c.accountId,
+                  contactId: c.contactId,
+                  type: w.event,
+                  where: w.where,
+                  since: w.since,
+                },
+              ]
+            : [];
+        }),
+      );
       for (const enrollment of group) {
         try {
           const subject = bySubject.get(enrollment.contactId ?? enrollment.accountId);
           const seen = activity.get(enrollment.state.id);
-          const waiting = enrollment.state.waiting;
-          const eventArrived =
-            waiting?.kind === 'wait_for'
-              ? await this.enrollments.eventSince(enrollment, waiting.event, waiting.where, waiting.since)
-              : false;
+          const eventArrived = arrived.has(enrollment.state.id);
           const result: AdvanceResult | undefined =
             subject === undefined
               ? undefined
