@@ -27,7 +27,7 @@ export interface EntryCandidate {
   reason: Record<string, unknown>;
 }
 
-interface RawEnrollment {
+export interface RawEnrollment {
   id: string;
   scenario_id: string;
   version_hash: string;
@@ -531,7 +531,7 @@ function propsMatchSql(alias: string, whereParam: string): string {
                     ELSE COALESCE(${alias}.props -> w.key = w.value, false) END)`;
 }
 
-function toClaimed(r: RawEnrollment): ClaimedEnrollment {
+export function toClaimed(r: RawEnrollment): ClaimedEnrollment {
   return {
     scenarioId: r.scenario_id,
     versionHash: r.version_hash,

@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
 import { FactSnapshotRepository } from '../../metrics/fact-snapshot.repository';
 import { EnrollmentsRepository } from './enrollments.repository';
+import { InFlightMigration } from './in-flight-migration';
 import { ScenarioRegistry } from './scenario-registry.service';
 
 /** The loaded scenarios and the storage both roles share (one registry per process). */
 @Module({
-  providers: [EnrollmentsRepository, FactSnapshotRepository, ScenarioRegistry],
+  providers: [EnrollmentsRepository, FactSnapshotRepository, InFlightMigration, ScenarioRegistry],
   exports: [EnrollmentsRepository, FactSnapshotRepository, ScenarioRegistry],
 })
 export class ScenarioRegistryModule {}

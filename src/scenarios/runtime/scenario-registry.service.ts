@@ -9,6 +9,7 @@ import type { CatalogDefinition } from '../core/scenario.schema';
 import { formatIssue } from '../core/yaml-source';
 import { validateScenarioPaths } from '../scenario-files';
 import { EnrollmentsRepository } from './enrollments.repository';
+import { InFlightMigration } from './in-flight-migration';
 
 export interface LoadedScenario {
   compiled: CompiledScenario;
@@ -31,9 +32,12 @@ export interface ReloadReport {
 export class ScenarioRegistry implements OnApplicationBootstrap {
   private readonly byFile = new Map<string, LoadedScenario>();
   private readonly templatesDir = join(process.cwd(), 'templates');
+  /** Scenarios (by id) with in-flight enrollments a worker held while they were being moved. */
+  private readonly migrationPending = new Set<string>();
 
   constructor(
     private readonly enrollments: EnrollmentsRepository,
+    private readonly migration: InFlightMigration,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -86,6 +90,8 @@ export class ScenarioRegistry implements OnApplicationBootstrap {
       if (scenario.definition.status === 'archived') {
         const exited = await this.enrollments.exitAll(scenario.definition.id, 'archived', now);
         logger.info({ scenario: scenario.definition.id, exited }, 'scenario archived: its enrollments exited');
+      } else if (scenario.definition.migrate_in_flight) {
+        await this.migrateInFlight(this.byFile.get(scenario.file)!.compiled, now);
       }
     }
     // A file that disappeared stops enrolling (its enrollments are held, not exited: deleting
@@ -105,5 +111,19 @@ export class ScenarioRegistry implements OnApplicationBootstrap {
       })),
       problems,
     };
+  }
+
+  /** Moves in-flight enrollments that a worker held at the last pass (the worker calls this periodically). */
+  async migratePending(): Promise<void> {
+    const now = this.clock.now();
+    for (const loaded of this.all()) {
+      if (this.migrationPending.has(loaded.compiled.id)) await this.migrateInFlight(loaded.compiled, now);
+    }
+  }
+
+  private async migrateInFlight(compiled: CompiledScenario, now: Date): Promise<void> {
+    const figures = await this.migration.migrate(compiled, now);
+    if (figures.busy > 0) this.migrationPending.add(compiled.id);
+    else this.migrationPending.delete(compiled.id);
   }
 }
