@@ -413,6 +413,8 @@ export class EnrollmentsRepository {
    * they began waiting: one query for a whole batch. Returns the enrollment ids.
    */
   async eventsArrived(
+    /** Only events that happened by then count (a replay of history); undefined: any. */
+    until: Date | undefined,
     waits: readonly {
       id: string;
       accountId: string;
@@ -426,13 +428,14 @@ export class EnrollmentsRepository {
     const found = (column: 'contact_id' | 'account_id', key: string) =>
       `EXISTS (SELECT 1 FROM events e
                 WHERE e.${column} = w."${key}" AND e.type = w.type AND e.occurred_at >= w.since
+                  AND ($2::timestamptz IS NULL OR e.occurred_at <= $2)
                   AND ${propsMatchSql('e', 'w."where"')})`;
     const rows: { id: string }[] = await this.dataSource.query(
       `SELECT w.id FROM json_to_recordset($1::json)
                 AS w(id uuid, "accountId" uuid, "contactId" uuid, type text, "where" jsonb, since timestamptz)
         WHERE CASE WHEN w."contactId" IS NULL THEN ${found('account_id', 'accountId')}
                    ELSE ${found('contact_id', 'contactId')} END`,
-      [JSON.stringify(waits.map((w) => ({ ...w, where: w.where ?? {} })))],
+      [JSON.stringify(waits.map((w) => ({ ...w, where: w.where ?? {} }))), until?.toISOString() ?? null],
     );
     return new Set(rows.map((r) => r.id));
   }
@@ -523,7 +526,7 @@ export class EnrollmentsRepository {
  * An event's props match a `where` filter (a jsonb parameter): every key must match, a
  * scalar by equality, a list when it contains the prop.
  */
-function propsMatchSql(alias: string, whereParam: string): string {
+export function propsMatchSql(alias: string, whereParam: string): string {
   return `NOT EXISTS (
     SELECT 1 FROM jsonb_each(${whereParam}::jsonb) w
      WHERE NOT CASE WHEN jsonb_typeof(w.value) = 'array'

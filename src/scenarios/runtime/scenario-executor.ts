@@ -17,6 +17,11 @@ export interface ExecutorOptions {
   /** How long a claimed batch is leased; a worker that dies loses it after this. */
   leaseMs: number;
   batchSize: number;
+  /**
+   * The simulator's replay: effects are recorded under their intent keys but never
+   * performed, only events up to the virtual `now` count, and every decision is shown.
+   */
+  replay?: { observe: (enrollment: ClaimedEnrollment, result: AdvanceResult | undefined, now: Date) => void };
 }
 
 export const DEFAULT_EXECUTOR_OPTIONS: ExecutorOptions = { leaseMs: 60_000, batchSize: 200 };
@@ -89,6 +94,7 @@ export class ScenarioExecutor {
       );
       const activity = await this.enrollments.activity(group.map((c) => c.state.id));
       const arrived = await this.enrollments.eventsArrived(
+        options.replay ? now : undefined,
         group.flatMap((c) => {
           const w = c.state.waiting;
           return w?.kind === 'wait_for'
@@ -130,7 +136,8 @@ export class ScenarioExecutor {
                     },
                   },
                 });
-          await this.commit(owner, enrollment, compiled, result, now);
+          options.replay?.observe(enrollment, result, now);
+          await this.commit(owner, enrollment, compiled, result, now, options.replay === undefined);
           figures.committed += 1;
         } catch (error: unknown) {
           if (error instanceof LostLeaseError) {
@@ -170,6 +177,7 @@ export class ScenarioExecutor {
     compiled: CompiledScenario,
     result: AdvanceResult | undefined,
     now: Date,
+    performEffects: boolean,
   ): Promise<void> {
     await this.dataSource.transaction(async (m) => {
       // The subject is gone (deleted): the enrollment ends.
@@ -204,6 +212,7 @@ export class ScenarioExecutor {
         effects.map((e) => ({ intentKey: e.intentKey, kind: e.kind, stepId: e.stepId, payload: payloadOf(e) })),
         now,
       );
+      if (!performEffects) return;
       for (const effect of effects) {
         if (fresh.has(effect.intentKey)) await this.perform(m, effect, enrollment, compiled.definition, now);
       }
