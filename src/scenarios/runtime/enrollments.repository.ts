@@ -246,24 +246,35 @@ export class EnrollmentsRepository {
   }
 
   /**
-   * Makes due now the waiting enrollments of a scenario whose subjects a population query
-   * selects (their goal is met): the executor then converts them, instead of at the end of
-   * their wait. Returns how many were woken.
+   * Goals met (the population query selects the subjects meeting a scenario's goal now),
+   * for enrollments still within their goal window (entered at or after `windowStart`):
+   * - waiting ones are made due now: the executor converts them, instead of at the end of
+   *   their wait (`woken`);
+   * - completed ones get their `converted_at` (their state stays `completed`): treated
+   *   subjects are measured over the same window as held-out ones, which wait it out;
+   *   otherwise a variant's conversions would be undercounted against the holdout (`late`).
    */
-  async wakeMatching(
+  async goalsMet(
     scenarioId: string,
     population: { sql: string; params: readonly unknown[] },
     subjectColumn: 'account_id' | 'contact_id',
+    windowStart: Date,
     now: Date,
-  ): Promise<number> {
+  ): Promise<{ woken: number; late: number }> {
     const n = population.params.length;
-    const [, count]: [unknown[], number] = await this.dataSource.query(
-      `UPDATE enrollments e SET next_run_at = $${n + 2}
-        WHERE e.scenario_id = $${n + 1} AND e.state = 'active' AND e.next_run_at > $${n + 2}
-          AND e.${subjectColumn} IN (SELECT p.${subjectColumn} FROM (${population.sql}) p)`,
-      [...population.params, scenarioId, now.toISOString()],
-    );
-    return count;
+    const update = async (set: string, where: string): Promise<number> => {
+      const [, count]: [unknown[], number] = await this.dataSource.query(
+        `UPDATE enrollments e SET ${set} = $${n + 2}
+          WHERE e.scenario_id = $${n + 1} AND ${where} AND e.entered_at >= $${n + 3}
+            AND e.${subjectColumn} IN (SELECT p.${subjectColumn} FROM (${population.sql}) p)`,
+        [...population.params, scenarioId, now.toISOString(), windowStart.toISOString()],
+      );
+      return count;
+    };
+    return {
+      woken: await update('next_run_at', `e.state = 'active' AND e.next_run_at > $${n + 2}`),
+      late: await update('converted_at', `e.state = 'completed' AND e.converted_at IS NULL`),
+    };
   }
 
   /** Ends every active enrollment of an archived scenario (reason `archived`); returns how many. */
@@ -519,6 +530,59 @@ export class EnrollmentsRepository {
       if (row.clicked) entry.clicked.add(row.step_id);
     }
     return result;
+  }
+
+  /**
+   * Date triggers: ends (state `exited`, reason `occurrence_moved`) the active enrollments
+   * of one scenario and one offset whose occurrence is no longer their account's: the
+   * occurrence key `<fact>:<offset>:<date>` names a date the account's date fact no longer
+   * holds (moved, or cleared). One UPDATE over the whole population. The lease is cleared,
+   * so a worker running such an enrollment right now cannot commit its step. Once-per
+   * enrollments (occurrence key '') are not touched. Returns how many ended.
+   */
+  async exitMovedOccurrences(
+    scenarioId: string,
+    occurrence: { fact: string; offset: string },
+    now: Date,
+  ): Promise<number> {
+    const columns: Record<string, string> = {
+      'account.renewal_date': 'renewal_date',
+      'account.contract_start': 'contract_start_date',
+    };
+    const column = columns[occurrence.fact];
+    if (column === undefined) throw new Error(`not a date fact: ${occurrence.fact}`);
+    const [, count]: [unknown[], number] = await this.dataSource.query(
+      `UPDATE enrollments e SET state = 'exited', exit_reason = 'occurrence_moved', ended_at = $3, next_run_at = NULL,
+              lease_owner = NULL, lease_until = NULL
+         FROM accounts a
+        WHERE e.scenario_id = $1 AND e.state = 'active' AND starts_with(e.occurrence_key, $2)
+          AND a.id = e.account_id
+          AND a.${column}::text IS DISTINCT FROM substr(e.occurrence_key, length($2) + 1)`,
+      [scenarioId, `${occurrence.fact}:${occurrence.offset}:`, now.toISOString()],
+    );
+    return count;
+  }
+
+  /**
+   * wait_for: makes due now the waiting enrollments whose awaited event (type, props
+   * filter, of their contact, or of their account for account journeys) arrived since
+   * `since`, so the journey goes on within a second of the event instead of at its timeout.
+   * Driven from the events received since then (a small set), one statement. Returns how
+   * many were woken.
+   */
+  async wakeArrivals(since: Date, now: Date): Promise<number> {
+    const [, count]: [unknown[], number] = await this.dataSource.query(
+      `UPDATE enrollments e SET next_run_at = $2
+         FROM (SELECT ev.account_id, ev.contact_id, ev.type, ev.props, ev.occurred_at
+                 FROM events ev WHERE ev.received_at >= $1 AND ev.account_id IS NOT NULL) r
+        WHERE e.account_id = r.account_id AND e.state = 'active' AND e.next_run_at > $2
+          AND e.waiting ->> 'kind' = 'wait_for' AND r.type = e.waiting ->> 'event'
+          AND (e.contact_id IS NULL OR e.contact_id = r.contact_id)
+          AND r.occurred_at >= (e.waiting ->> 'since')::timestamptz
+          AND ${propsMatchSql('r', "COALESCE(e.waiting -> 'where', '{}'::jsonb)")}`,
+      [since.toISOString(), now.toISOString()],
+    );
+    return count;
   }
 }
 

@@ -63,6 +63,25 @@ export function lastScheduledTime(check: string, now: Date, zone: string): Date 
 }
 
 /**
+ * Whether a scheduled check due at `dueAt` may still run at `now`: `every` checks until the
+ * next one is due (always, for the last one), `daily`/`weekdays` ones on their local day.
+ */
+function sameWindow(check: string, dueAt: Date, now: Date, zone: string): boolean {
+  if (check.startsWith('every ')) return true;
+  const day = (d: Date) => DateTime.fromJSDate(d, { zone }).toISODate();
+  return day(dueAt) === day(now);
+}
+
+/**
+ * A cooldown as the scans apply it: a little shorter than written, because entry times are
+ * scan times and jitter by seconds: `again_after: 30d` with a daily check re-enters on day
+ * 30, not on day 31 when today's scan ran a few seconds earlier than the first one.
+ */
+function cooldownMs(againAfterMs: number): number {
+  return againAfterMs - Math.min(15 * 60_000, againAfterMs / 4);
+}
+
+/**
  * Trigger scans: scheduled conditions and event thresholds, each one set-based SQL over
  * the whole population (the expression compiler), enrolling with one INSERT ... SELECT.
  */
@@ -82,7 +101,12 @@ export class ScenarioTriggers {
       const definition = s.compiled.definition;
       if (!('condition' in definition.trigger)) continue;
       const zone = definition.time_zone ?? this.config.defaults.timeZone;
-      const dueAt = lastScheduledTime(definition.trigger.condition.check, now, zone);
+      const check = definition.trigger.condition.check;
+      const dueAt = lastScheduledTime(check, now, zone);
+      // A `daily`/`weekdays` check missed while no worker ran is run late only on its own local
+      // day; past it, the next scheduled check runs on time (a new scenario still checks at once).
+      const missed = !sameWindow(check, dueAt, now, zone);
+      if (missed && (await this.enrollments.lastCheck(definition.id, 'condition')) !== undefined) continue;
       if (!(await this.enrollments.claimCheck(definition.id, 'condition', dueAt, now))) continue;
       const condition = this.compile(
         definition,
@@ -98,8 +122,12 @@ export class ScenarioTriggers {
 
   /**
    * Date-offset triggers: subjects whose date fact plus an offset is today in the
-   * recipient's time zone, once the local time has reached `at`. Each (date, offset) is an
-   * occurrence of its own, entered once. Run with the condition checks.
+   * recipient's time zone (the contact's, else the account's, for contact subjects; the
+   * account's for account subjects), once the local time has reached `at`. Each (date,
+   * offset) is an occurrence of its own, entered once, and only on its local day: one missed
+   * while no worker ran does not fire the next day. An active enrollment whose date has moved
+   * since it entered exits first (`occurrence_moved`); the new date enrolls on its own day.
+   * Run with the condition checks; one exit and one enrolling statement per offset.
    */
   async scanDates(scenarios: readonly LoadedScenario[]): Promise<Map<string, number>> {
     const now = this.clock.now();
@@ -108,16 +136,15 @@ export class ScenarioTriggers {
       const definition = s.compiled.definition;
       if (!('date' in definition.trigger)) continue;
       const { fact, offsets, at } = definition.trigger.date;
+      const column = fact.replace(/^account\./, '').replace(/^contact\./, '');
+      const factColumn = column === 'contract_start' ? 'contract_start_date' : column;
+      const audience = this.compile(definition, s.catalog, audienceCondition(definition));
       let total = 0;
       for (const offset of offsets) {
-        const days = Number(offset.replace(/d$/, ''));
-        // days_until(fact) == -days: the date plus the offset is today (in the account's zone).
-        const condition = this.compile(
-          definition,
-          s.catalog,
-          `(${audienceCondition(definition)}) and days_until(${fact}) == ${-days}`,
-        );
-        const population = buildPopulationQuery(condition, {
+        const moved = await this.enrollments.exitMovedOccurrences(definition.id, { fact, offset }, now);
+        if (moved > 0)
+          logger.info({ scenario: definition.id, offset, exited: moved }, 'date moved: occurrences exited');
+        const population = buildPopulationQuery(audience, {
           now,
           settings: this.settings(s),
           scope: definition.subject,
@@ -127,15 +154,20 @@ export class ScenarioTriggers {
           definition.subject === 'contact'
             ? `COALESCE(cz.time_zone, az.time_zone, $${n + 2})`
             : `COALESCE(az.time_zone, $${n + 2})`;
-        const column = fact.replace(/^account\./, '').replace(/^contact\./, '');
-        const factColumn = column === 'contract_start' ? 'contract_start_date' : column;
+        const local = `($${n + 1}::timestamptz AT TIME ZONE ${zone})`;
         const wrapped = {
           sql: `SELECT p.*, ${this.occurrenceSql(fact, offset, factColumn)} AS occurrence_key
                   FROM (${population.sql}) p
                   JOIN accounts az ON az.id = p.account_id
                   ${definition.subject === 'contact' ? 'JOIN contacts cz ON cz.id = p.contact_id' : ''}
-                 WHERE ($${n + 1}::timestamptz AT TIME ZONE ${zone})::time >= $${n + 3}::time`,
-          params: [...population.params, now.toISOString(), this.config.defaults.timeZone, at],
+                 WHERE az.${factColumn} + $${n + 4}::int = ${local}::date AND ${local}::time >= $${n + 3}::time`,
+          params: [
+            ...population.params,
+            now.toISOString(),
+            this.config.defaults.timeZone,
+            at,
+            Number(offset.replace(/d$/, '')),
+          ],
         };
         total += await this.enter(
           s,
@@ -224,7 +256,9 @@ export class ScenarioTriggers {
         scope: definition.subject,
       });
       const column = definition.subject === 'contact' ? 'contact_id' : 'account_id';
-      woken.set(definition.id, await this.enrollments.wakeMatching(definition.id, population, column, now));
+      const windowStart = new Date(now.getTime() - durationMs(definition.goal.within));
+      const met = await this.enrollments.goalsMet(definition.id, population, column, windowStart, now);
+      woken.set(definition.id, met.woken);
     }
     return woken;
   }
@@ -319,7 +353,7 @@ export class ScenarioTriggers {
         subjectKind: definition.subject,
         entryPer: once ? entry.once_per : entry.per,
         occurrenceKey: once ? occurrence.once : occurrence.repeatable,
-        againAfterMs: once ? null : durationMs(entry.again_after),
+        againAfterMs: once ? null : cooldownMs(durationMs(entry.again_after)),
         reason,
       },
       now,

@@ -54,11 +54,12 @@ export interface SimulationReport {
   outcomes: { active: number; completed: number; converted: number; exited: Record<string, number> };
   /** Times each step ran, in document order. */
   steps: { id: string; kind: string; runs: number }[];
-  /** Subjects per variant of each split (holdout included) and how many of them converted. */
+  /** Subjects per variant of each split (holdout included) and how many reached the goal within its window. */
   variants: { split: string; variant: string; subjects: number; converted: number }[];
   /** Mail the journey would have queued, per template (before caps, quiet hours and suppression). */
   messages: { template: string; count: number }[];
   handoffs: { reason: string; kind: string; priority: string; count: number }[];
+  /** Enrollments that reached the goal within its window (ended by it, or after their journey completed). */
   goalsReached: number;
   /** With `account`: that account's path with the reason for each decision. */
   path?: PathEntry[];
@@ -123,6 +124,7 @@ export class ScenarioSimulator {
       const options = { leaseMs: 60_000, batchSize: 500, replay: { observe } };
 
       const instants = await this.instants(loaded, input.from, input.to);
+      const waitsForEvents = compiled.graph.all.some((n) => n.kind === 'wait_for');
       let count = 0;
       let failed = 0;
       let i = 0;
@@ -146,6 +148,7 @@ export class ScenarioSimulator {
           }
         }
         failed += (await executor.drain(options, [definition.id])).failed;
+        if (waitsForEvents) await repository.scheduleArrivals();
         const next = Math.min(instants[i]?.at ?? Infinity, (await repository.nextRun())?.getTime() ?? Infinity);
         if (next === Infinity) break;
         now = Math.max(next, now + 1);
@@ -220,11 +223,13 @@ export async function summarize(
     active: number;
     completed: number;
     converted: number;
+    goalsReached: number;
   }>(
     `SELECT count(*)::int AS entered, count(DISTINCT COALESCE(contact_id, account_id))::int AS subjects,
             count(*) FILTER (WHERE state = 'active')::int AS active,
             count(*) FILTER (WHERE state = 'completed')::int AS completed,
-            count(*) FILTER (WHERE state = 'converted')::int AS converted
+            count(*) FILTER (WHERE state = 'converted')::int AS converted,
+          count(*) FILTER (WHERE converted_at IS NOT NULL)::int AS "goalsReached"
        FROM enrollments WHERE scenario_id = $1`,
   );
   const exits = await q<{ reason: string; n: number }>(
@@ -236,7 +241,7 @@ export async function summarize(
   const runsByStep = new Map(runs.map((r) => [r.step, r.n]));
   const variants = await q<{ split: string; variant: string; subjects: number; converted: number }>(
     `SELECT a.key AS split, a.value AS variant, count(*)::int AS subjects,
-            count(*) FILTER (WHERE e.state = 'converted')::int AS converted
+            count(*) FILTER (WHERE e.converted_at IS NOT NULL)::int AS converted
        FROM enrollments e, jsonb_each_text(e.assignments) a WHERE e.scenario_id = $1 GROUP BY 1, 2 ORDER BY 1, 2`,
   );
   // One message per send to the contact or the owner; a send to roles mails each active contact with a role
@@ -275,7 +280,7 @@ export async function summarize(
     variants,
     messages,
     handoffs,
-    goalsReached: totals?.converted ?? 0,
+    goalsReached: totals?.goalsReached ?? 0,
   };
 }
 
@@ -346,6 +351,24 @@ class ReplayEnrollments extends EnrollmentsRepository {
       [trigger.type, since.toISOString(), this.clock.now().toISOString(), where, trigger.count],
     );
     return rows;
+  }
+
+  /**
+   * wait_for in a replay: an enrollment waiting for an event is due when the first matching
+   * event happens (live, the arrival wakes it within a second); one statement.
+   */
+  async scheduleArrivals(): Promise<void> {
+    await this.db.query(
+      `UPDATE enrollments e SET next_run_at = a.at
+         FROM (SELECT w.id, (SELECT min(ev.occurred_at) FROM events ev
+                              WHERE ev.type = w.waiting ->> 'event'
+                                AND ev.occurred_at >= (w.waiting ->> 'since')::timestamptz
+                                AND CASE WHEN w.contact_id IS NULL THEN ev.account_id = w.account_id
+                                         ELSE ev.contact_id = w.contact_id END
+                                AND ${propsMatchSql('ev', "COALESCE(w.waiting -> 'where', '{}'::jsonb)")}) AS at
+                 FROM enrollments w WHERE w.state = 'active' AND w.waiting ->> 'kind' = 'wait_for') a
+        WHERE e.id = a.id AND a.at IS NOT NULL AND a.at < e.next_run_at`,
+    );
   }
 
   async enrollmentCount(): Promise<number> {
