@@ -22,6 +22,13 @@ export interface AppConfig {
   dataDir: string;
   /** Scenario files the worker loads (`scenarios/`). */
   scenariosDir: string;
+  /** The executor of due scenario steps (worker role). */
+  scenarioRuntime: {
+    /** How long a claimed batch is leased; a worker that dies loses its batch after this. */
+    leaseMs: number;
+    /** Due enrollments claimed at once; a batch must finish within its lease. */
+    batchSize: number;
+  };
   tracking: {
     keys: TrackingKey[];
     gracePeriodMs: number;

@@ -191,6 +191,19 @@ export const envSchema = z
     MAIL_FROM: optionalString,
     OUTBOX_DIR: z.string().default('./outbox'),
     SCENARIOS_DIR: z.string().default('./scenarios'),
+    // A batch must finish within its lease: past it, another worker may take over the rest.
+    SCENARIO_LEASE_MS: z.coerce
+      .number({ message: 'must be a whole number of milliseconds' })
+      .int('must be a whole number of milliseconds')
+      .min(1_000)
+      .max(3_600_000)
+      .default(60_000),
+    SCENARIO_BATCH_SIZE: z.coerce
+      .number({ message: 'must be a whole number' })
+      .int('must be a whole number')
+      .min(1)
+      .max(10_000)
+      .default(200),
     SMTP_URL: optionalString,
     SENDGRID_API_KEY: optionalString,
     MAIL_RATE_PER_SECOND: z.coerce.number().min(0.1).max(10_000).default(50),

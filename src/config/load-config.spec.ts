@@ -179,6 +179,26 @@ describe('scenario fact settings', () => {
   });
 });
 
+describe('scenario runtime settings', () => {
+  it('leases batches of 200 due steps for 60 s by default, and takes shorter leases and other sizes', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tend-config-'));
+    try {
+      expect(loadConfig({ DATA_DIR: dir }).config.scenarioRuntime).toEqual({ leaseMs: 60_000, batchSize: 200 });
+      expect(
+        loadConfig({ DATA_DIR: dir, SCENARIO_LEASE_MS: '5000', SCENARIO_BATCH_SIZE: '1000' }).config.scenarioRuntime,
+      ).toEqual({ leaseMs: 5_000, batchSize: 1_000 });
+      expect(() => loadConfig({ DATA_DIR: dir, SCENARIO_LEASE_MS: '500', SCENARIO_BATCH_SIZE: '0' })).toThrow(
+        /SCENARIO_LEASE_MS[\s\S]*SCENARIO_BATCH_SIZE/,
+      );
+      expect(() => loadConfig({ DATA_DIR: dir, SCENARIO_LEASE_MS: '1m' })).toThrow(
+        /SCENARIO_LEASE_MS: must be a whole number of milliseconds/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('parseTrackingKeys', () => {
   it('rejects short secrets, duplicate ids and a retired signing key', () => {
     expect(parseTrackingKeys('k1:short')).toMatch(/at least 32/);

@@ -144,6 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
         : { kind: 'postgres', url: raw.DATABASE_URL, poolSize: raw.DATABASE_POOL_SIZE },
     dataDir,
     scenariosDir: resolve(raw.SCENARIOS_DIR),
+    scenarioRuntime: { leaseMs: raw.SCENARIO_LEASE_MS, batchSize: raw.SCENARIO_BATCH_SIZE },
     tracking: {
       keys,
       gracePeriodMs: raw.TRACKING_KEY_GRACE_PERIOD,

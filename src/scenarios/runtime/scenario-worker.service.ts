@@ -1,8 +1,9 @@
-import { type BeforeApplicationShutdown, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { Interval } from '@nestjs/schedule';
 import { watch, type FSWatcher } from 'node:fs';
 import { logger } from '../../common/logger';
-import { ScenarioExecutor } from './scenario-executor';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config';
+import { type ExecutorOptions, ScenarioExecutor } from './scenario-executor';
 import { ScenarioRegistry } from './scenario-registry.service';
 import { ScenarioTriggers } from './scenario-triggers.service';
 
@@ -25,7 +26,13 @@ export class ScenarioWorker implements OnApplicationBootstrap, BeforeApplication
     private readonly registry: ScenarioRegistry,
     private readonly triggers: ScenarioTriggers,
     private readonly executor: ScenarioExecutor,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
+
+  /** Batch size and lease of due work (SCENARIO_BATCH_SIZE, SCENARIO_LEASE_MS). */
+  private get executorOptions(): ExecutorOptions {
+    return { leaseMs: this.config.scenarioRuntime.leaseMs, batchSize: this.config.scenarioRuntime.batchSize };
+  }
 
   onApplicationBootstrap(): void {
     // The registry loaded the scenarios at start; watch for changes.
@@ -61,10 +68,15 @@ export class ScenarioWorker implements OnApplicationBootstrap, BeforeApplication
         await this.triggers.scanSegments(active);
         await this.triggers.scanGoals(active);
       }
-      await this.executor.drain(
-        undefined,
+      const started = Date.now();
+      const figures = await this.executor.drain(
+        this.executorOptions,
         active.map((s) => s.compiled.id),
       );
+      // One line per drain that found work: which worker ran how many steps (several instances share them).
+      if (figures.claimed > 0) {
+        logger.info({ owner: this.executor.owner, ...figures, ms: Date.now() - started }, 'scenario steps run');
+      }
     } catch (error: unknown) {
       logger.error({ err: error }, 'scenario runtime tick failed');
     } finally {
