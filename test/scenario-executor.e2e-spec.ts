@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { validateScenarios } from '../src/scenarios/core/scenario.validator';
 import { EnrollmentsRepository, type EntryCandidate } from '../src/scenarios/runtime/enrollments.repository';
 import { ScenarioExecutor } from '../src/scenarios/runtime/scenario-executor';
+import { ScenarioTriggers } from '../src/scenarios/runtime/scenario-triggers.service';
 import { validationEnvironment } from '../src/scenarios/scenario-files';
 import { createTestApp, type TestApp } from './support/test-app';
 import { testEngine } from './support/test-database';
@@ -20,12 +21,14 @@ describe(`scenario executor (${testEngine()})`, () => {
   let t: TestApp;
   let repo: EnrollmentsRepository;
   let executor: ScenarioExecutor;
+  let triggers: ScenarioTriggers;
 
   beforeAll(async () => {
     t = await createTestApp();
     t.clock.set(new Date('2026-12-01T01:00:00Z'));
     repo = t.app.get(EnrollmentsRepository);
     executor = t.app.get(ScenarioExecutor);
+    triggers = t.app.get(ScenarioTriggers);
   });
   afterAll(() => t.close());
 
@@ -301,7 +304,7 @@ steps:
     expect(attrs[0]!.attributes).toMatchObject({ renewal_contacted: true, tags: ['kept', 'renewal-contacted'] });
   });
 
-  it('wait_for ends early when the awaited event arrives', async () => {
+  it('wait_for ends when the awaited event arrives (woken by the per-second scan), not at its timeout', async () => {
     const s = await load(
       'wait-event',
       `trigger: { event: { type: login } }
@@ -333,10 +336,9 @@ steps:
         ],
       });
       expect(ingest.status).toBe(200);
-      await t.db.dataSource.query(`UPDATE enrollments SET next_run_at = $1 WHERE contact_id = $2`, [
-        t.clock.now().toISOString(),
-        c.contactId,
-      ]);
+      // The worker's per-second scan wakes the enrollment only for the matching event.
+      t.clock.advance(1000);
+      expect(await triggers.scanArrivals()).toBe(integration === 'zoom' ? 0 : 1);
       await executor.drain();
       const sent = (await messagesOf(c.contactId)).map((m) => m.template);
       expect(sent).toEqual(integration === 'zoom' ? [] : ['milestone/first-integration']);

@@ -87,6 +87,8 @@ function cooldownMs(againAfterMs: number): number {
  */
 @Injectable()
 export class ScenarioTriggers {
+  private arrivalsScannedAt: Date | undefined;
+
   constructor(
     private readonly enrollments: EnrollmentsRepository,
     private readonly clock: Clock,
@@ -297,6 +299,23 @@ export class ScenarioTriggers {
       entered.set(definition.id, n);
     }
     return entered;
+  }
+
+  /**
+   * wait_for: wakes the waiting enrollments whose awaited event arrived since the last scan,
+   * so the journey goes on within a second or two of the event (not at its timeout). The
+   * first scan of a process looks back an hour (events that arrived while no worker ran).
+   */
+  async scanArrivals(): Promise<number> {
+    const now = this.clock.now();
+    const since = new Date(
+      this.arrivalsScannedAt === undefined
+        ? now.getTime() - 3_600_000
+        : this.arrivalsScannedAt.getTime() - EVENT_OVERLAP_MS,
+    );
+    const woken = await this.enrollments.wakeArrivals(since, now);
+    this.arrivalsScannedAt = now;
+    return woken;
   }
 
   private compile(definition: ScenarioDefinition, catalog: CatalogDefinition, text: string): CheckedExpression {

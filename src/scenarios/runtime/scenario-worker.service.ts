@@ -1,6 +1,7 @@
 import { type BeforeApplicationShutdown, Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { Interval } from '@nestjs/schedule';
 import { watch, type FSWatcher } from 'node:fs';
+import { Clock } from '../../common/clock';
 import { logger } from '../../common/logger';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { type ExecutorOptions, ScenarioExecutor } from './scenario-executor';
@@ -9,8 +10,9 @@ import { ScenarioTriggers } from './scenario-triggers.service';
 
 /**
  * The scenario runtime's loop (worker role): loads the scenarios at start and again when a
- * file changes, scans event triggers every second (an event enrolls within a few seconds
- * of its arrival), checks scheduled conditions every 30 s, and runs due steps. Every part
+ * file changes, scans event triggers and awaited events (wait_for) every second (an event
+ * enrolls, or ends a wait, within a few seconds of its arrival), checks scheduled
+ * conditions, dates, segments and goals every 30 s, and runs due steps. Every part
  * is safe with several instances: checks are claimed, enrollment is idempotent, due work
  * is leased.
  */
@@ -26,6 +28,7 @@ export class ScenarioWorker implements OnApplicationBootstrap, BeforeApplication
     private readonly registry: ScenarioRegistry,
     private readonly triggers: ScenarioTriggers,
     private readonly executor: ScenarioExecutor,
+    private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -61,8 +64,13 @@ export class ScenarioWorker implements OnApplicationBootstrap, BeforeApplication
       const active = this.registry.active();
       if (active.length === 0) return;
       await this.triggers.scanEvents(active);
-      if (Date.now() - this.lastConditionScan >= 30_000) {
-        this.lastConditionScan = Date.now();
+      await this.triggers.scanArrivals();
+      // Scheduled scans every 30 s of the injected clock (a virtual clock moves them too); a
+      // clock that went backwards (tests, a corrected host clock) scans again at once.
+      const now = this.clock.now().getTime();
+      if (Math.abs(now - this.lastConditionScan) >= 30_000) {
+        this.lastConditionScan = now;
+        await this.registry.migratePending();
         await this.triggers.scanConditions(active);
         await this.triggers.scanDates(active);
         await this.triggers.scanSegments(active);
