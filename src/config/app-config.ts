@@ -29,6 +29,25 @@ export interface AppConfig {
     /** Due enrollments claimed at once; a batch must finish within its lease. */
     batchSize: number;
   };
+  /** CSM handoffs. */
+  handoffs: {
+    /** Fallback team queue (CSM external ids), round-robin, for accounts without an owner. */
+    queue: string[];
+    /** The CSM (external id) escalations also go to. */
+    lead: string | undefined;
+    /** Time to acknowledge, by priority (ms); past it the handoff escalates. */
+    dueMs: Record<'low' | 'normal' | 'high' | 'urgent', number>;
+    /** Reasons whose handoffs do not hold advertising mail. */
+    noHoldReasons: string[];
+    /** A team-wide Slack-compatible incoming webhook (besides each CSM's own). */
+    webhookUrl: string | undefined;
+    /** Priorities whose CSM mail goes out as one daily digest instead of at once. */
+    digestPriorities: string[];
+    /** When the daily digest goes out, in DEFAULT_TIMEZONE (HH:MM). */
+    digestAt: string;
+  };
+  /** Hosts outbound requests (webhooks) may reach although private or loopback: development and tests only. */
+  outboundAllowHosts: string[];
   tracking: {
     keys: TrackingKey[];
     gracePeriodMs: number;

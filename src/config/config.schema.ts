@@ -19,6 +19,45 @@ export function parseDurationMs(text: string): number {
 
 const timeZoneSchema = z.string().refine(isValidTimeZone, 'must be an IANA time zone such as Asia/Tokyo');
 
+/** A comma-separated list whose every entry matches `pattern`. */
+function listSchema(pattern: RegExp, what: string, fallback = '') {
+  return z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const items = text
+        .split(',')
+        .map((v) => v.trim())
+        .filter((v) => v.length > 0);
+      const bad = items.find((v) => !pattern.test(v));
+      if (bad !== undefined) {
+        ctx.addIssue({ code: 'custom', message: `'${bad}' is not valid: ${what}` });
+        return z.NEVER;
+      }
+      return items;
+    });
+}
+
+export const HANDOFF_PRIORITY_NAMES = ['low', 'normal', 'high', 'urgent'] as const;
+
+/** `urgent=1h,high=4h,normal=1d,low=3d`: how long a CSM has to acknowledge, per priority. */
+export function parseHandoffDue(text: string): Record<(typeof HANDOFF_PRIORITY_NAMES)[number], number> | string {
+  const due: Partial<Record<(typeof HANDOFF_PRIORITY_NAMES)[number], number>> = {};
+  for (const entry of text.split(',').map((e) => e.trim())) {
+    const [name, duration] = entry.split('=');
+    if (
+      !HANDOFF_PRIORITY_NAMES.includes(name as never) ||
+      duration === undefined ||
+      !/^\d+(ms|s|m|h|d)$/.test(duration)
+    )
+      return `'${entry}' must be <priority>=<duration>, e.g. high=4h`;
+    due[name as (typeof HANDOFF_PRIORITY_NAMES)[number]] = parseDurationMs(duration);
+  }
+  const missing = HANDOFF_PRIORITY_NAMES.filter((p) => due[p] === undefined);
+  if (missing.length > 0) return `missing ${missing.join(', ')}`;
+  return due as Record<(typeof HANDOFF_PRIORITY_NAMES)[number], number>;
+}
+
 const optionalString = z
   .string()
   .optional()
@@ -204,6 +243,32 @@ export const envSchema = z
       .min(1)
       .max(10_000)
       .default(200),
+    // CSM handoffs (issue #7).
+    HANDOFF_QUEUE: listSchema(/^[A-Za-z0-9_.:@-]{1,200}$/, 'CSM external ids, comma-separated'),
+    HANDOFF_LEAD: optionalString,
+    HANDOFF_DUE: z
+      .string()
+      .default('urgent=1h,high=4h,normal=1d,low=3d')
+      .transform((text, ctx) => {
+        const parsed = parseHandoffDue(text);
+        if (typeof parsed === 'string') {
+          ctx.addIssue({ code: 'custom', message: parsed });
+          return z.NEVER;
+        }
+        return parsed;
+      }),
+    HANDOFF_NO_HOLD_REASONS: listSchema(/^[a-z0-9_]{1,64}$/, 'reason codes (a-z, 0-9, _), comma-separated'),
+    HANDOFF_WEBHOOK_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
+    HANDOFF_DIGEST_PRIORITIES: listSchema(
+      /^(low|normal|high|urgent)$/,
+      'priorities (low, normal, high, urgent)',
+      'low',
+    ),
+    HANDOFF_DIGEST_AT: z
+      .string()
+      .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM')
+      .default('09:00'),
+    OUTBOUND_ALLOW_HOSTS: listSchema(/^[A-Za-z0-9.:[\]-]+$/, 'host or host:port entries, comma-separated'),
     SMTP_URL: optionalString,
     SENDGRID_API_KEY: optionalString,
     MAIL_RATE_PER_SECOND: z.coerce.number().min(0.1).max(10_000).default(50),

@@ -145,6 +145,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     dataDir,
     scenariosDir: resolve(raw.SCENARIOS_DIR),
     scenarioRuntime: { leaseMs: raw.SCENARIO_LEASE_MS, batchSize: raw.SCENARIO_BATCH_SIZE },
+    handoffs: {
+      queue: raw.HANDOFF_QUEUE,
+      lead: raw.HANDOFF_LEAD,
+      dueMs: raw.HANDOFF_DUE,
+      noHoldReasons: raw.HANDOFF_NO_HOLD_REASONS,
+      webhookUrl: raw.HANDOFF_WEBHOOK_URL,
+      digestPriorities: raw.HANDOFF_DIGEST_PRIORITIES,
+      digestAt: raw.HANDOFF_DIGEST_AT,
+    },
+    outboundAllowHosts: raw.OUTBOUND_ALLOW_HOSTS,
     tracking: {
       keys,
       gracePeriodMs: raw.TRACKING_KEY_GRACE_PERIOD,

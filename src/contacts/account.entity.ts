@@ -71,6 +71,13 @@ export class AccountEntity {
   @Column('jsonb', { default: () => "'{}'" })
   attributes!: Attributes;
 
+  /** A CSM paused tech-touch (advertising) mail to this account until then (null: not paused). */
+  @Column('timestamptz', { nullable: true })
+  techTouchPausedUntil!: Date | null;
+
+  @Column('text', { nullable: true })
+  techTouchPauseNote!: string | null;
+
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt!: Date;
 

@@ -4,6 +4,8 @@ import { Messaging1764200000000 } from '../../migrations/1764200000000-messaging
 import { EmailTracking1764300000000 } from '../../migrations/1764300000000-email-tracking';
 import { UsageRollups1764400000000 } from '../../migrations/1764400000000-usage-rollups';
 import { ScenarioRuntime1764500000000 } from '../../migrations/1764500000000-scenario-runtime';
+import { ScenarioBenchIndexes1764600000000 } from '../../migrations/1764600000000-scenario-bench-indexes';
+import { Handoffs1764700000000 } from '../../migrations/1764700000000-handoffs';
 
 /** Every migration, in order. `npm run migrate` and boot run the pending ones. */
 export const migrations = [
@@ -13,4 +15,6 @@ export const migrations = [
   EmailTracking1764300000000,
   UsageRollups1764400000000,
   ScenarioRuntime1764500000000,
+  ScenarioBenchIndexes1764600000000,
+  Handoffs1764700000000,
 ];

@@ -14,6 +14,7 @@ export type EventSource = (typeof EVENT_SOURCES)[number];
 @Check('ck_events_type', `"type" ~ '^[a-z][a-z0-9_.]{0,63}$'`)
 @Index('ix_events_account_type_occurred', ['accountId', 'type', 'occurredAt'])
 @Index('ix_events_account_occurred', ['accountId', 'occurredAt', 'id'])
+@Index('ix_events_received', ['receivedAt'])
 @Index('ix_events_contact_occurred', ['contactId', 'occurredAt', 'id'], { where: '"contact_id" IS NOT NULL' })
 @Index('ix_events_tracking_occurred', ['occurredAt'], { where: `"source" = 'tracking'` })
 @Index('ix_events_visitor_occurred', ['visitorId', 'occurredAt', 'id'], { where: '"visitor_id" IS NOT NULL' })

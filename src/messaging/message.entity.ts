@@ -98,6 +98,10 @@ export class MessageEntity {
   @Column('boolean', { default: true })
   trackClicks!: boolean;
 
+  /** Advertising mail waits while the account has an open handoff (false: a scenario that must reach the customer anyway). */
+  @Column('boolean', { default: true })
+  holdDuringHandoff!: boolean;
+
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt!: Date;
 

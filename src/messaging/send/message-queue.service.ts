@@ -17,6 +17,8 @@ export interface EnqueueRequest {
   data?: JsonObject;
   dueAt?: Date;
   expiresAt?: Date | null;
+  /** False: advertising mail that goes out even while the account has an open handoff. */
+  holdDuringHandoff?: boolean;
 }
 
 /**
@@ -69,6 +71,7 @@ export class MessageQueue {
       dueAt: request.dueAt ?? now,
       expiresAt: request.expiresAt ?? null,
       createdAt: now,
+      holdDuringHandoff: request.holdDuringHandoff ?? true,
     });
   }
 }

@@ -89,7 +89,10 @@ export type NewMessage = Pick<
   | 'dueAt'
   | 'expiresAt'
   | 'createdAt'
->;
+> & {
+  /** False: advertising mail that goes out even while the account has an open handoff. */
+  holdDuringHandoff?: boolean;
+};
 
 /** Columns a fenced write may set. */
 export interface MessageChanges {
@@ -160,8 +163,9 @@ export class SendRepository {
   /** Inserts the message unless its intent key was seen; returns the stored row and whether it is new. */
   async insertMessage(manager: EntityManager, m: NewMessage): Promise<{ message: MessageRow; created: boolean }> {
     const inserted: RawMessageRow[] = await manager.query(
-      `INSERT INTO messages (id, intent_key, contact_id, account_id, template, locale, kind, topic, data, due_at, expires_at, created_at, status)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, 'queued')
+      `INSERT INTO messages (id, intent_key, contact_id, account_id, template, locale, kind, topic, data, due_at, expires_at,
+                             created_at, status, hold_during_handoff)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, 'queued', $13)
        ON CONFLICT ON CONSTRAINT uq_messages_intent_key DO NOTHING
        RETURNING ${COLUMNS}`,
       [
@@ -177,6 +181,7 @@ export class SendRepository {
         m.dueAt.toISOString(),
         m.expiresAt?.toISOString() ?? null,
         m.createdAt.toISOString(),
+        m.holdDuringHandoff ?? true,
       ],
     );
     if (inserted[0]) return { message: toRow(inserted[0]), created: true };
@@ -418,6 +423,39 @@ export class SendRepository {
       push(byAccount, r.account_id, at);
     }
     return { byContact, byAccount };
+  }
+
+  /**
+   * Which of these advertising messages must wait: their account's tech-touch mail is
+   * paused by a CSM (until `pausedUntil`), or it has an open or acknowledged handoff that
+   * holds mail and the message does not declare it must reach the customer anyway. One
+   * query for a claimed batch.
+   */
+  async heldMessages(
+    messageIds: readonly string[],
+    now: Date,
+  ): Promise<Map<string, { reason: 'tech_touch_paused' | 'handoff_hold'; pausedUntil: Date | null }>> {
+    const held = new Map<string, { reason: 'tech_touch_paused' | 'handoff_hold'; pausedUntil: Date | null }>();
+    if (messageIds.length === 0) return held;
+    const rows: { id: string; paused_until: Date | null }[] = await this.dataSource.query(
+      `SELECT m.id, CASE WHEN a.tech_touch_paused_until > $2 THEN a.tech_touch_paused_until END AS paused_until
+         FROM messages m JOIN accounts a ON a.id = m.account_id
+        WHERE m.id = ANY($1::uuid[]) AND m.kind = 'advertising'
+          AND (a.tech_touch_paused_until > $2
+               OR (m.hold_during_handoff AND EXISTS (
+                     SELECT 1 FROM handoffs h WHERE h.account_id = m.account_id
+                        AND h.status IN ('open', 'acknowledged') AND h.holds_mail)))`,
+      [messageIds, now.toISOString()],
+    );
+    for (const r of rows) {
+      held.set(
+        r.id,
+        r.paused_until === null
+          ? { reason: 'handoff_hold', pausedUntil: null }
+          : { reason: 'tech_touch_paused', pausedUntil: new Date(r.paused_until) },
+      );
+    }
+    return held;
   }
 
   async recentOutbox(limit: number): Promise<OutboxListRow[]> {

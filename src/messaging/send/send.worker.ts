@@ -35,6 +35,9 @@ export interface RunSummary {
 type Outcome = Exclude<keyof RunSummary, 'reclaimed' | 'claimed'>;
 type Claimed = MessageRow & { leaseToken: string };
 
+/** Held advertising mail is looked at again this often (a release makes it due at once). */
+const HOLD_RECHECK_MS = 3_600_000;
+
 /** A message cleared to go: recipient, zone and the release of its cap reservation. */
 interface Ready {
   message: Claimed;
@@ -59,6 +62,8 @@ interface BatchFacts {
   /** Advertising send times, newest first; a send decided in this batch is added at once. */
   sentByContact: Map<string, Date[]>;
   sentByAccount: Map<string, Date[]>;
+  /** Advertising messages whose account's automated mail is on hold (a handoff, a CSM's pause). */
+  held: Map<string, { reason: 'tech_touch_paused' | 'handoff_hold'; pausedUntil: Date | null }>;
 }
 
 /**
@@ -185,7 +190,11 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
             advertising.map((m) => m.accountId),
             new Date(now.getTime() - WEEK_MS),
           );
-    return { contexts, sentByContact: history.byContact, sentByAccount: history.byAccount };
+    const held = await this.repository.heldMessages(
+      advertising.map((m) => m.id),
+      now,
+    );
+    return { contexts, sentByContact: history.byContact, sentByAccount: history.byAccount, held };
   }
 
   /** One chunk through its phases; a message whose outcome was never decided counts as abandoned. */
@@ -214,8 +223,15 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
     const candidates: { message: Claimed; context: RecipientContext }[] = [];
     for (const message of chunk) {
       const early = await this.settleEarly(message, now, facts);
+      const hold = early ? undefined : facts.held.get(message.id);
       if (early) outcomes.set(message.id, early);
-      else candidates.push({ message, context: facts.contexts.get(message.contactId)! });
+      else if (hold) {
+        // A person is talking to this customer (or paused tech-touch): the mail waits, and is
+        // released at once when the handoff is resolved or the pause lifted; re-checked hourly.
+        const recheck = new Date(now.getTime() + HOLD_RECHECK_MS);
+        const until = hold.pausedUntil !== null && hold.pausedUntil < recheck ? hold.pausedUntil : recheck;
+        outcomes.set(message.id, await this.defer(message, now, until, hold.reason));
+      } else candidates.push({ message, context: facts.contexts.get(message.contactId)! });
     }
     if (candidates.length === 0) return;
     if (this.now() < this.pausedUntil) {

@@ -384,6 +384,10 @@ export const scenarioSchema = z.strictObject({
     z.boolean().default(false),
     'true: enrollments move to a new version of this file by step id; false: they finish on the version they entered with.',
   ),
+  during_handoff: describe(
+    z.enum(['hold', 'send']).default('hold'),
+    "hold (default): this scenario's advertising mail waits while the account has an open handoff; send: it goes out anyway (e.g. contractual notices).",
+  ),
   steps: stepsSchema(),
 });
 export type ScenarioDefinition = z.infer<typeof scenarioSchema>;

@@ -45,6 +45,7 @@ const KNOWN_KEYS = [
   'exit_when',
   'events',
   'migrate_in_flight',
+  'during_handoff',
   'steps',
   'to',
   'data',

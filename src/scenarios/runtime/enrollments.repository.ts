@@ -378,47 +378,6 @@ export class EnrollmentsRepository {
     );
   }
 
-  /** A handoff record for a handoff step (once per intent key). */
-  async createHandoff(
-    m: EntityManager,
-    h: {
-      intentKey: string;
-      accountId: string;
-      contactId: string | null;
-      reason: string;
-      kind: string;
-      priority: string;
-      note: string | null;
-      scenarioId: string;
-      stepId: string;
-      enrollmentId: string;
-    },
-    now: Date,
-  ): Promise<string | undefined> {
-    const rows: { id: string }[] = await m.query(
-      `INSERT INTO handoffs (id, account_id, contact_id, reason, kind, priority, note, scenario_id, step_id,
-                             enrollment_id, intent_key, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-       ON CONFLICT ON CONSTRAINT uq_handoffs_intent_key DO NOTHING
-       RETURNING id`,
-      [
-        randomUUID(),
-        h.accountId,
-        h.contactId,
-        h.reason,
-        h.kind,
-        h.priority,
-        h.note,
-        h.scenarioId,
-        h.stepId,
-        h.enrollmentId,
-        h.intentKey,
-        now.toISOString(),
-      ],
-    );
-    return rows[0]?.id;
-  }
-
   /**
    * Which of these waiting enrollments have their awaited event (type, props filter) since
    * they began waiting: one query for a whole batch. Returns the enrollment ids.

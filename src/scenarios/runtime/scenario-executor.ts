@@ -4,6 +4,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { Clock } from '../../common/clock';
 import { logger } from '../../common/logger';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
+import { HandoffsService } from '../../handoffs/handoffs.service';
 import { MessageQueue } from '../../messaging/send/message-queue.service';
 import { factSettingsFrom } from '../../metrics/fact-settings';
 import { FactSnapshotRepository, type SubjectSnapshot } from '../../metrics/fact-snapshot.repository';
@@ -53,6 +54,7 @@ export class ScenarioExecutor {
     private readonly enrollments: EnrollmentsRepository,
     private readonly snapshots: FactSnapshotRepository,
     private readonly messages: MessageQueue,
+    private readonly handoffs: HandoffsService,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -247,6 +249,7 @@ export class ScenarioExecutor {
             contactId,
             template: effect.template,
             data: { ...(effect.data ?? {}) },
+            holdDuringHandoff: definition.during_handoff !== 'send',
           });
           if (to === 'contact') {
             await this.enrollments.linkEffect(m, effect.intentKey, { messageId: message.id });
@@ -263,23 +266,26 @@ export class ScenarioExecutor {
         return;
       }
       case 'handoff': {
-        const id = await this.enrollments.createHandoff(
+        // One open handoff per account and reason: a repeat joins the open one's history.
+        const { id } = await this.handoffs.raise(
           m,
           {
             intentKey: effect.intentKey,
             accountId: enrollment.accountId,
             contactId: enrollment.contactId,
             reason: effect.handoff.reason,
+            reasonText: definition.name,
             kind: effect.handoff.kind,
             priority: effect.handoff.priority,
             note: effect.handoff.note ?? null,
+            source: 'scenario',
             scenarioId: definition.id,
             stepId: effect.stepId,
             enrollmentId: enrollment.state.id,
           },
           now,
         );
-        if (id !== undefined) await this.enrollments.linkEffect(m, effect.intentKey, { handoffId: id });
+        await this.enrollments.linkEffect(m, effect.intentKey, { handoffId: id });
         return;
       }
       case 'set': {

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { EventsRepository } from '../../events/events.repository';
 import { MessageQueue } from '../../messaging/send/message-queue.service';
 import { SendRepository } from '../../messaging/send/send.repository';
+import { HandoffsCoreModule } from '../../handoffs/handoffs-core.module';
 import { ScenarioRegistryModule } from './scenario-registry.module';
 import { ScenarioExecutor } from './scenario-executor';
 import { ScenarioTriggers } from './scenario-triggers.service';
@@ -13,7 +14,7 @@ import { ScenarioWorker } from './scenario-worker.service';
  * role's controllers).
  */
 @Module({
-  imports: [ScenarioRegistryModule],
+  imports: [ScenarioRegistryModule, HandoffsCoreModule],
   providers: [EventsRepository, SendRepository, MessageQueue, ScenarioExecutor, ScenarioTriggers, ScenarioWorker],
   exports: [ScenarioExecutor, ScenarioTriggers],
 })

@@ -17,6 +17,7 @@ import type { DataSource } from 'typeorm';
 import { ManualClock } from '../../common/clock';
 import type { AppConfig } from '../../config/app-config';
 import { EventsRepository } from '../../events/events.repository';
+import { HandoffsService } from '../../handoffs/handoffs.service';
 import { MessageQueue } from '../../messaging/send/message-queue.service';
 import { SendRepository } from '../../messaging/send/send.repository';
 import { FactSnapshotRepository } from '../../metrics/fact-snapshot.repository';
@@ -86,17 +87,22 @@ export class ScenarioSimulator {
       const clock = new ManualClock(input.from);
       const repository = new ReplayEnrollments(this.dataSource, clock);
       const triggers = new ScenarioTriggers(repository, clock, this.config);
-      // The executor records effects and never performs them in a replay: the queue stays unused.
+      // The executor records effects and never performs them in a replay: the queue and the
+      // handoffs service stay unused.
       const messages = new MessageQueue(
         new SendRepository(this.dataSource, new EventsRepository(this.dataSource)),
         clock,
         this.config,
       );
+      const snapshots = new FactSnapshotRepository(this.dataSource);
+      const events = new EventsRepository(this.dataSource);
+      const handoffs = new HandoffsService(this.dataSource, events, snapshots, clock, this.config);
       const executor = new ScenarioExecutor(
         this.dataSource,
         repository,
-        new FactSnapshotRepository(this.dataSource),
+        snapshots,
         messages,
+        handoffs,
         clock,
         this.config,
       );
