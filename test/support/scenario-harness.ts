@@ -65,12 +65,12 @@ export interface ScenarioHarness {
   close(): Promise<void>;
 }
 
-export async function createScenarioHarness(): Promise<ScenarioHarness> {
-  const t = await createTestApp();
+export async function createScenarioHarness(overrides: NodeJS.ProcessEnv = {}): Promise<ScenarioHarness> {
+  const t = await createTestApp(overrides);
   // The worker's @Interval ticks run on real time and would scan at whatever the virtual clock
   // says in between a test's steps: the tests tick by hand instead.
   const schedules = t.app.get(SchedulerRegistry);
-  for (const name of ['scenario-runtime', 'mail-send']) {
+  for (const name of ['scenario-runtime', 'mail-send', 'handoff-worker']) {
     if (schedules.getIntervals().includes(name)) schedules.deleteInterval(name);
   }
   const dir = t.config.scenariosDir;
