@@ -242,6 +242,51 @@ steps:
     expect((await status())[2]).toMatch(/^sent/);
   });
 
+  it('scenarios can test account.open_handoffs: an account a person is on does not enroll until resolved', async () => {
+    h.at('2027-03-12T02:00:00.000Z');
+    await h.scenario(
+      'quiet-while-handled',
+      `audience: { when: "account.attributes.cohort == 'oh' and account.open_handoffs == 0" }
+trigger:
+  condition: { when: account.contacts >= 1, check: every 1h }
+steps:
+  - { id: tip, send: low-usage/nudge }`,
+    );
+    const handled = await h.account('oh-handled', { attributes: { cohort: 'oh' } });
+    await h.account('oh-free', { attributes: { cohort: 'oh' } });
+    await h.contact('oh-handled', 'oh-handled-admin');
+    await h.contact('oh-free', 'oh-free-admin');
+    const { id } = await h.t.db.dataSource.transaction((m) =>
+      handoffs.raise(
+        m,
+        {
+          accountId: handled,
+          contactId: null,
+          reason: 'renewal_risk',
+          reasonText: null,
+          kind: 'risk',
+          priority: 'normal',
+          note: null,
+          source: 'api',
+          scenarioId: null,
+          stepId: null,
+          enrollmentId: null,
+          intentKey: null,
+        },
+        h.t.clock.now(),
+      ),
+    );
+    await h.tick(['quiet-while-handled']);
+    expect((await h.enrollments('quiet-while-handled')).map((r) => r.subject)).toEqual(['oh-free-admin']);
+    await handoffs.resolve(id, 'csm-owner', 'renewal signed');
+    h.t.clock.advance(HOUR);
+    await h.tick(['quiet-while-handled']);
+    expect((await h.enrollments('quiet-while-handled')).map((r) => r.subject).sort()).toEqual([
+      'oh-free-admin',
+      'oh-handled-admin',
+    ]);
+  });
+
   it('an unacknowledged handoff escalates once after its due time, to the CSM again and the lead', async () => {
     h.at('2027-03-15T02:00:00.000Z');
     await handoffs.escalateOverdue(); // earlier tests' handoffs, long overdue

@@ -41,6 +41,7 @@ interface AccountRow {
   status: 'active' | 'churned';
   attributes: JsonObject;
   active_contacts: number;
+  open_handoffs: number;
 }
 
 interface ContactRow {
@@ -87,7 +88,9 @@ export class FactSnapshotRepository {
         `SELECT a.id, a.external_id, a.name, a.plan, a.arr_amount::float8 AS arr, a.arr_currency::text AS currency,
                 a.owner_csm_id, a.contract_start_date::text AS contract_start, a.renewal_date::text AS renewal_date,
                 a.time_zone, a.locale, a.status, a.attributes,
-                (SELECT count(*)::int FROM contacts c WHERE c.account_id = a.id AND c.status = 'active') AS active_contacts
+                (SELECT count(*)::int FROM contacts c WHERE c.account_id = a.id AND c.status = 'active') AS active_contacts,
+                (SELECT count(*)::int FROM handoffs h WHERE h.account_id = a.id
+                    AND h.status IN ('open', 'acknowledged')) AS open_handoffs
            FROM accounts a WHERE a.id = ANY($1::uuid[])`,
         [batch],
       );
@@ -107,6 +110,7 @@ export class FactSnapshotRepository {
           status: r.status,
           attributes: r.attributes,
           activeContacts: r.active_contacts,
+          openHandoffs: r.open_handoffs,
           daily: [],
           activeContactDays: [],
           site: [],

@@ -173,6 +173,11 @@ export function accountFactSql(key: AccountFactKey, q: FactSqlContext): SqlFragm
       return activeUsersSql(q, 7);
     case 'active_users_30d':
       return activeUsersSql(q, 30);
+    case 'open_handoffs':
+      return value(
+        `(SELECT count(*) FROM handoffs ah WHERE ah.account_id = a.id AND ah.status IN (${q.params.add('open', 'text')}, ${q.params.add('acknowledged', 'text')}))::float8`,
+        false,
+      );
     case 'contacts':
       return value(
         `(SELECT count(*) FROM contacts ac WHERE ac.account_id = a.id AND ac.status = ${q.params.add('active', 'text')})::float8`,

@@ -34,6 +34,7 @@ function account(overrides: Partial<AccountSnapshot> = {}): AccountSnapshot {
     status: 'active',
     attributes: {},
     activeContacts: 0,
+    openHandoffs: 0,
     daily: [],
     activeContactDays: [],
     site: [],

@@ -33,6 +33,7 @@ export const ACCOUNT_FACT_KEYS = [
   'active_users_7d',
   'active_users_30d',
   'contacts',
+  'open_handoffs',
   'last_active_on',
   'days_since_last_activity',
   'opens_30d',
@@ -224,6 +225,12 @@ const ACCOUNT_FACT_INFO: Record<AccountFactKey, FactInfo> = {
     nullable: false,
     description: 'Active contacts of the account.',
     example: 'account.contacts > 1',
+  },
+  open_handoffs: {
+    type: 'number',
+    nullable: false,
+    description: 'Handoffs of the account a person is on (open or acknowledged).',
+    example: 'account.open_handoffs == 0',
   },
   last_active_on: {
     type: 'date',

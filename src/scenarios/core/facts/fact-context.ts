@@ -73,6 +73,8 @@ export interface AccountSnapshot {
   attributes: JsonObject;
   /** Number of contacts of the account with status active. */
   activeContacts: number;
+  /** Handoffs of the account that are open or acknowledged. */
+  openHandoffs: number;
   /** The account's rollup rows (every type) for the days the evaluation needs. */
   daily: DailyCount[];
   /** (contact, day) pairs with at least one product-usage event: for `active_users_Nd`. */

@@ -158,6 +158,8 @@ export function accountFact(key: AccountFactKey, ctx: FactContext): FactValue {
       return activeUsers(a, 30, ctx.now);
     case 'contacts':
       return a.activeContacts;
+    case 'open_handoffs':
+      return a.openHandoffs;
     case 'last_active_on':
       return lastActiveDay(a.daily, ctx.now);
     case 'days_since_last_activity':

@@ -27,6 +27,7 @@ function account(overrides: Partial<AccountSnapshot> = {}): AccountSnapshot {
     status: 'active',
     attributes: {},
     activeContacts: 1,
+    openHandoffs: 0,
     daily: [],
     activeContactDays: [],
     site: [],
