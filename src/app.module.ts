@@ -11,6 +11,8 @@ import { MessagingSendModule } from './messaging/send/messaging-send.module';
 import { TemplatesApiModule } from './messaging/templates/templates-api.module';
 import { ScenarioRuntimeModule } from './scenarios/runtime/scenario-runtime.module';
 import { ScenariosApiModule } from './scenarios/runtime/scenarios-api.module';
+import { HandoffsApiModule } from './handoffs/handoffs-api.module';
+import { HandoffsWorkerModule } from './handoffs/handoffs-worker.module';
 import { TrackingWorkerModule } from './tracking/tracking-worker.module';
 import { TrackingModule } from './tracking/tracking.module';
 
@@ -37,10 +39,17 @@ export class AppModule {
         MessagingSendModule,
         TemplatesApiModule,
         ScenariosApiModule,
+        HandoffsApiModule,
       );
     }
     if (role === 'worker' || role === 'all') {
-      imports.push(ScheduleModule.forRoot(), TrackingWorkerModule, MessagingSendWorkerModule, ScenarioRuntimeModule);
+      imports.push(
+        ScheduleModule.forRoot(),
+        TrackingWorkerModule,
+        MessagingSendWorkerModule,
+        ScenarioRuntimeModule,
+        HandoffsWorkerModule,
+      );
     }
     return { module: AppModule, imports };
   }

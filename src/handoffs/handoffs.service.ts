@@ -398,7 +398,7 @@ export class HandoffsService {
 
   async historyOf(id: string): Promise<HandoffHistoryEntry[]> {
     return this.dataSource.query(
-      `SELECT at, action, actor, detail FROM handoff_history WHERE handoff_id = $1 ORDER BY at, id`,
+      `SELECT at, action, actor, detail FROM handoff_history WHERE handoff_id = $1 ORDER BY seq`,
       [id],
     );
   }

@@ -70,7 +70,7 @@ export async function createScenarioHarness(overrides: NodeJS.ProcessEnv = {}): 
   // The worker's @Interval ticks run on real time and would scan at whatever the virtual clock
   // says in between a test's steps: the tests tick by hand instead.
   const schedules = t.app.get(SchedulerRegistry);
-  for (const name of ['scenario-runtime', 'mail-send', 'handoff-worker']) {
+  for (const name of ['scenario-runtime', 'mail-send', 'handoff-notifications']) {
     if (schedules.getIntervals().includes(name)) schedules.deleteInterval(name);
   }
   const dir = t.config.scenariosDir;

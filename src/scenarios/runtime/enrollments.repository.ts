@@ -160,7 +160,7 @@ export class EnrollmentsRepository {
                    WHERE x.scenario_id = ${p(1)} AND x.entry_key = ${entryKey}
                      AND x.entered_at > ${p(5)}::timestamptz - make_interval(secs => ${p(7)}::bigint / 1000.0))
           -- Key order (not the random new id): concurrent scans take the unique-index locks alike.
-          ORDER BY ${entryKey} COLLATE "C"
+          ORDER BY (${entryKey}) COLLATE "C"
          ON CONFLICT ON CONSTRAINT uq_enrollments_entry DO NOTHING
          RETURNING 1
        ) SELECT count(*)::int AS n FROM entered`,
