@@ -77,6 +77,18 @@ steps:
     expect(hooks.received.filter((x) => x.path === '/hooks/sato')).toHaveLength(1);
     expect(JSON.stringify(hooks.received[0]!.body)).toMatch(/株式会社サンプル.*csm\/handoffs\//);
 
+    // The link the CSM got opens their handoff page (signed for them), with the story.
+    const link = /https:\/\/tend\.example(\/csm\/handoffs\/[0-9a-f-]+\?[^"\\>|]+)/.exec(
+      JSON.stringify(hooks.received[0]!.body),
+    );
+    expect(link).not.toBeNull();
+    const page = await h.t.app.inject({ method: 'GET', url: link![1]! });
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('株式会社サンプル');
+    expect((await h.t.app.inject({ method: 'GET', url: link![1]!.replace(/t=[^&]+/, 't=forged') })).statusCode).toBe(
+      401,
+    );
+
     // Later passes send nothing more.
     h.t.clock.advance(60_000);
     await notifier.deliverDue();

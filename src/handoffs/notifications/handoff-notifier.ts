@@ -1,3 +1,4 @@
+import { HandoffAccessSigner, pageQuery } from '../handoff-pages.util';
 import { Inject, Injectable, type OnApplicationShutdown, Optional } from '@nestjs/common';
 import { DateTime } from 'luxon';
 import { randomUUID } from 'node:crypto';
@@ -100,6 +101,7 @@ const LABELS: Record<Locale, Record<string, string>> = {
 @Injectable()
 export class HandoffNotifier implements OnApplicationShutdown {
   private readonly renderer: HandoffMailRenderer;
+  private readonly signer: HandoffAccessSigner;
   private readonly batchSize: number;
   private readonly leaseMs: number;
   private readonly maxAttempts: number;
@@ -115,6 +117,7 @@ export class HandoffNotifier implements OnApplicationShutdown {
     @Optional() @Inject(HANDOFF_NOTIFIER_OPTIONS) private readonly options: HandoffNotifierOptions = {},
   ) {
     this.options = options ?? {};
+    this.signer = new HandoffAccessSigner(config.tracking.keys, config.tracking.gracePeriodMs);
     this.renderer = new HandoffMailRenderer(this.options.templatesDir, config.defaults.timeZone);
     this.batchSize = this.options.batchSize ?? 50;
     this.leaseMs = this.options.leaseMs ?? 60_000;
@@ -168,12 +171,12 @@ export class HandoffNotifier implements OnApplicationShutdown {
         const mail = await this.renderer.render(
           HANDOFF_NOTIFICATION_TEMPLATE,
           recipient.locale,
-          this.mailData(handoff, recipient.locale, row.purpose === 'escalated'),
+          this.mailData(handoff, recipient.locale, row.purpose === 'escalated', row.csmId, now),
           now,
         );
         await this.sendMail(row.id, row.target, mail, now);
       } else {
-        await postJson(row.target, this.webhookPayload(handoff, recipient.locale, row.purpose), {
+        await postJson(row.target, this.webhookPayload(handoff, recipient.locale, row.purpose, row.csmId, now), {
           allowHosts: this.config.outboundAllowHosts,
           ...this.options.outbound,
         });
@@ -281,7 +284,7 @@ export class HandoffNotifier implements OnApplicationShutdown {
         recipient.locale,
         {
           count: handoffs.length,
-          listUrl: this.listUrl(csmId),
+          listUrl: this.listUrl(csmId, recipient.locale, now),
           handoffs: handoffs.map((h) => {
             const context = contextOf(h);
             return {
@@ -294,7 +297,7 @@ export class HandoffNotifier implements OnApplicationShutdown {
               lifecycle: context?.account.lifecycle ?? '-',
               hasRenewal: context?.account.daysToRenewal !== null && context?.account.daysToRenewal !== undefined,
               daysToRenewal: context?.account.daysToRenewal ?? null,
-              url: this.handoffUrl(h.id),
+              url: this.handoffUrl(h.id, csmId, recipient.locale, now),
             };
           }),
         },
@@ -376,13 +379,19 @@ export class HandoffNotifier implements OnApplicationShutdown {
     return { name: '', locale: this.config.defaults.locale };
   }
 
-  private mailData(h: HandoffRow, locale: Locale, escalated: boolean): Record<string, unknown> {
+  private mailData(
+    h: HandoffRow,
+    locale: Locale,
+    escalated: boolean,
+    recipientCsmId: string | null,
+    now: Date,
+  ): Record<string, unknown> {
     const labels = LABELS[locale];
     const context = contextOf(h);
     const usage = context?.usage ?? [];
     return {
       escalated,
-      listUrl: this.listUrl(h.csmId),
+      listUrl: this.listUrl(recipientCsmId, locale, now),
       handoff: {
         accountName: h.accountName,
         contactName: context?.contact?.name ?? h.contactExternalId,
@@ -393,7 +402,7 @@ export class HandoffNotifier implements OnApplicationShutdown {
         due: this.formatTime(h.dueAt, locale),
         note: h.note,
         csmName: h.csmName,
-        url: this.handoffUrl(h.id),
+        url: this.handoffUrl(h.id, recipientCsmId, locale, now),
       },
       context: {
         lifecycle: context?.account.lifecycle ?? '-',
@@ -416,10 +425,17 @@ export class HandoffNotifier implements OnApplicationShutdown {
   }
 
   /** Slack-compatible incoming-webhook body: `text` (fallback) and a few blocks. */
-  webhookPayload(h: HandoffRow, locale: Locale, purpose: string): { text: string; blocks: unknown[] } {
+  webhookPayload(
+    h: HandoffRow,
+    locale: Locale,
+    purpose: string,
+    /** The CSM whose own webhook this is (their link is signed); null: the team channel. */
+    recipientCsmId: string | null = null,
+    now: Date = new Date(0),
+  ): { text: string; blocks: unknown[] } {
     const labels = LABELS[locale];
     const context = contextOf(h);
-    const url = this.handoffUrl(h.id);
+    const url = this.handoffUrl(h.id, recipientCsmId, locale, now);
     const reason = h.reasonText ?? h.reason;
     const escalated = purpose === 'escalated';
     const head =
@@ -449,12 +465,21 @@ export class HandoffNotifier implements OnApplicationShutdown {
     };
   }
 
-  private handoffUrl(id: string): string {
-    return `${this.config.http.publicBaseUrl}/csm/handoffs/${id}`;
+  /**
+   * Links to the CSM pages, signed for the recipient CSM (a token naming the CSM by id,
+   * never by email) so a click opens the page where they acknowledge. The team channel's
+   * links are not signed: a CSM there asks for a link (`GET /api/csms/<id>/handoff-link`).
+   */
+  private handoffUrl(id: string, csmId: string | null, locale: Locale, now: Date): string {
+    return `${this.config.http.publicBaseUrl}/csm/handoffs/${id}${this.access(csmId, locale, now)}`;
   }
 
-  private listUrl(csmId: string | null): string {
-    return `${this.config.http.publicBaseUrl}/csm/handoffs${csmId ? `?csm=${encodeURIComponent(csmId)}` : ''}`;
+  private listUrl(csmId: string | null, locale: Locale, now: Date): string {
+    return `${this.config.http.publicBaseUrl}/csm/handoffs${this.access(csmId, locale, now)}`;
+  }
+
+  private access(csmId: string | null, locale: Locale, now: Date): string {
+    return csmId === null ? '' : `?${pageQuery(this.signer.sign(csmId, now), locale)}`;
   }
 
   private formatTime(at: Date | null, locale: Locale): string {
