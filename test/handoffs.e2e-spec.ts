@@ -1,3 +1,4 @@
+import type { HandoffKind, HandoffPriority } from '../src/handoffs/handoff.types';
 import { HandoffsService } from '../src/handoffs/handoffs.service';
 import { SendWorker } from '../src/messaging/send/send.worker';
 import { createScenarioHarness, type ScenarioHarness } from './support/scenario-harness';
@@ -39,6 +40,33 @@ describe(`handoffs (${testEngine()})`, () => {
     }
   });
   afterAll(() => h.close());
+
+  /** A handoff raised by a person through the service (one transaction), as the API does. */
+  const raiseFor = (
+    accountId: string,
+    reason: string,
+    o: { kind: HandoffKind; priority: HandoffPriority; contactId: string | null },
+  ) =>
+    h.t.db.dataSource.transaction((m) =>
+      handoffs.raise(
+        m,
+        {
+          accountId,
+          contactId: o.contactId,
+          reason,
+          reasonText: null,
+          kind: o.kind,
+          priority: o.priority,
+          note: null,
+          source: 'api',
+          scenarioId: null,
+          stepId: null,
+          enrollmentId: null,
+          intentKey: null,
+        },
+        h.t.clock.now(),
+      ),
+    );
 
   const stalled = `audience: { when: "account.attributes.cohort == 'handoff'" }
 trigger: { event: { type: dashboard_created } }
@@ -134,26 +162,7 @@ steps:
     const picked: string[] = [];
     for (let i = 0; i < 3; i++) {
       const accountId = await h.account(`ho-queue-${i}`);
-      await h.t.db.dataSource.transaction((m) =>
-        handoffs.raise(
-          m,
-          {
-            accountId,
-            contactId: null,
-            reason: 'expansion_ready',
-            reasonText: null,
-            kind: 'expansion',
-            priority: 'normal',
-            note: null,
-            source: 'api',
-            scenarioId: null,
-            stepId: null,
-            enrollmentId: null,
-            intentKey: null,
-          },
-          h.t.clock.now(),
-        ),
-      );
+      await raiseFor(accountId, 'expansion_ready', { kind: 'expansion', priority: 'normal', contactId: null });
       const [row] = await rowsOf(accountId);
       expect(row).toMatchObject({ assigned_via: 'queue' });
       picked.push(row!.csm!);
@@ -169,26 +178,7 @@ steps:
     const accountId = await h.account('ho-hold', { ownerCsmExternalId: 'csm-owner' });
     const { contactId } = await h.contact('ho-hold', 'ho-hold-admin');
     const raise = (reason: string) =>
-      h.t.db.dataSource.transaction((m) =>
-        handoffs.raise(
-          m,
-          {
-            accountId,
-            contactId,
-            reason,
-            reasonText: null,
-            kind: 'risk',
-            priority: 'normal',
-            note: null,
-            source: 'api',
-            scenarioId: null,
-            stepId: null,
-            enrollmentId: null,
-            intentKey: null,
-          },
-          h.t.clock.now(),
-        ),
-      );
+      raiseFor(accountId, reason, { kind: 'risk', priority: 'normal', contactId: contactId });
     const { id } = await raise('usage_collapsed');
     const send = async (key: string, template: string) => {
       const r = await h.t.api('POST', '/api/messages', {
@@ -256,26 +246,7 @@ steps:
     await h.account('oh-free', { attributes: { cohort: 'oh' } });
     await h.contact('oh-handled', 'oh-handled-admin');
     await h.contact('oh-free', 'oh-free-admin');
-    const { id } = await h.t.db.dataSource.transaction((m) =>
-      handoffs.raise(
-        m,
-        {
-          accountId: handled,
-          contactId: null,
-          reason: 'renewal_risk',
-          reasonText: null,
-          kind: 'risk',
-          priority: 'normal',
-          note: null,
-          source: 'api',
-          scenarioId: null,
-          stepId: null,
-          enrollmentId: null,
-          intentKey: null,
-        },
-        h.t.clock.now(),
-      ),
-    );
+    const { id } = await raiseFor(handled, 'renewal_risk', { kind: 'risk', priority: 'normal', contactId: null });
     await h.tick(['quiet-while-handled']);
     expect((await h.enrollments('quiet-while-handled')).map((r) => r.subject)).toEqual(['oh-free-admin']);
     await handoffs.resolve(id, 'csm-owner', 'renewal signed');
@@ -291,26 +262,7 @@ steps:
     h.at('2027-03-15T02:00:00.000Z');
     await handoffs.escalateOverdue(); // earlier tests' handoffs, long overdue
     const accountId = await h.account('ho-sla', { ownerCsmExternalId: 'csm-owner' });
-    const { id } = await h.t.db.dataSource.transaction((m) =>
-      handoffs.raise(
-        m,
-        {
-          accountId,
-          contactId: null,
-          reason: 'champion_left',
-          reasonText: null,
-          kind: 'risk',
-          priority: 'urgent',
-          note: null,
-          source: 'api',
-          scenarioId: null,
-          stepId: null,
-          enrollmentId: null,
-          intentKey: null,
-        },
-        h.t.clock.now(),
-      ),
-    );
+    const { id } = await raiseFor(accountId, 'champion_left', { kind: 'risk', priority: 'urgent', contactId: null });
     h.t.clock.advance(59 * 60_000);
     expect(await handoffs.escalateOverdue()).toBe(0);
     h.t.clock.advance(2 * 60_000); // urgent: 1 hour to acknowledge

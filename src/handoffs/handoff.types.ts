@@ -1,9 +1,11 @@
 /** CSM handoffs: the shapes shared by storage, service, API, pages and notifications. */
+import { HANDOFF_PRIORITY_NAMES } from '../config/config.schema';
 
 export const HANDOFF_KINDS = ['risk', 'expansion', 'request'] as const;
 export type HandoffKind = (typeof HANDOFF_KINDS)[number];
 
-export const HANDOFF_PRIORITIES = ['low', 'normal', 'high', 'urgent'] as const;
+/** The one list of priorities (HANDOFF_DUE is validated against it). */
+export const HANDOFF_PRIORITIES = HANDOFF_PRIORITY_NAMES;
 export type HandoffPriority = (typeof HANDOFF_PRIORITIES)[number];
 
 export const HANDOFF_STATUSES = ['open', 'acknowledged', 'resolved', 'dismissed'] as const;

@@ -42,6 +42,10 @@ export interface HandoffFilter {
   limit: number;
 }
 
+/** A CSM as notifications need them (`s` is the csms row). */
+const ASSIGNEE_COLUMNS = 's.id, s.email, s.locale, s.notification_webhook_url AS webhook';
+const ASSIGNEE_JSON = "'id', s.id, 'email', s.email, 'locale', s.locale, 'webhook', s.notification_webhook_url";
+
 interface Assignee {
   id: string;
   email: string;
@@ -176,15 +180,14 @@ export class HandoffsService {
     accountId: string,
   ): Promise<{ csm: Assignee; via: 'owner' | 'queue' } | undefined> {
     const owner: Assignee[] = await m.query(
-      `SELECT s.id, s.email, s.locale, s.notification_webhook_url AS webhook
-         FROM accounts a JOIN csms s ON s.id = a.owner_csm_id WHERE a.id = $1`,
+      `SELECT ${ASSIGNEE_COLUMNS} FROM accounts a JOIN csms s ON s.id = a.owner_csm_id WHERE a.id = $1`,
       [accountId],
     );
     if (owner[0]) return { csm: owner[0], via: 'owner' };
     const queue = this.config.handoffs.queue;
     if (queue.length === 0) return undefined;
     const members: (Assignee & { external_id: string })[] = await m.query(
-      `SELECT id, email, locale, notification_webhook_url AS webhook, external_id FROM csms WHERE external_id = ANY($1::text[])`,
+      `SELECT ${ASSIGNEE_COLUMNS}, s.external_id FROM csms s WHERE s.external_id = ANY($1::text[])`,
       [queue],
     );
     // The configured order, skipping ids that are not (or no longer) CSMs.
@@ -301,36 +304,38 @@ export class HandoffsService {
   async escalateOverdue(): Promise<number> {
     const now = this.clock.now();
     return this.dataSource.transaction(async (m) => {
-      const [rows]: [{ id: string; account_id: string; contact_id: string | null; reason: string }[], number] =
-        await m.query(
-          `UPDATE handoffs SET escalated_at = $1, escalations = escalations + 1, updated_at = $1
-            WHERE id IN (SELECT id FROM handoffs WHERE status = 'open' AND due_at <= $1 AND escalated_at IS NULL
-                          ORDER BY due_at LIMIT 500 FOR UPDATE SKIP LOCKED)
-           RETURNING id, account_id, contact_id, reason`,
-          [now.toISOString()],
-        );
+      // One statement marks them and reads their CSM.
+      const rows: {
+        id: string;
+        account_id: string;
+        contact_id: string | null;
+        reason: string;
+        csm: Assignee | null;
+      }[] = await m.query(
+        `WITH due AS (
+             UPDATE handoffs SET escalated_at = $1, escalations = escalations + 1, updated_at = $1
+              WHERE id IN (SELECT id FROM handoffs WHERE status = 'open' AND due_at <= $1 AND escalated_at IS NULL
+                            ORDER BY due_at LIMIT 500 FOR UPDATE SKIP LOCKED)
+             RETURNING id, account_id, contact_id, reason, csm_id)
+           SELECT due.id, due.account_id, due.contact_id, due.reason,
+                  CASE WHEN s.id IS NULL THEN NULL ELSE json_build_object(${ASSIGNEE_JSON}) END AS csm
+             FROM due LEFT JOIN csms s ON s.id = due.csm_id`,
+        [now.toISOString()],
+      );
+      if (rows.length === 0) return 0;
       const lead = this.config.handoffs.lead;
       const leads: Assignee[] =
         lead === undefined
           ? []
-          : await m.query(
-              `SELECT id, email, locale, notification_webhook_url AS webhook FROM csms WHERE external_id = $1`,
-              [lead],
-            );
+          : await m.query(`SELECT ${ASSIGNEE_COLUMNS} FROM csms s WHERE s.external_id = $1`, [lead]);
       for (const r of rows) {
-        const csm: Assignee[] = await m.query(
-          `SELECT s.id, s.email, s.locale, s.notification_webhook_url AS webhook
-             FROM handoffs h JOIN csms s ON s.id = h.csm_id WHERE h.id = $1`,
-          [r.id],
-        );
-        for (const person of [...csm, ...leads.filter((l) => l.id !== csm[0]?.id)]) {
-          await this.notify(m, r.id, person, 'escalated', now);
-        }
+        const people = r.csm === null ? leads : [r.csm, ...leads.filter((l) => l.id !== r.csm!.id)];
+        for (const person of people) await this.notify(m, r.id, person, 'escalated', now);
         await this.notifyTeam(m, r.id, 'escalated', now);
         await this.history(m, r.id, now, 'escalated', 'sla', { lead: lead ?? null });
         await this.event(m, r.id, r.account_id, r.contact_id, HANDOFF_EVENT_TYPES.escalated, now, { reason: r.reason });
       }
-      if (rows.length > 0) logger.info({ escalated: rows.length }, 'overdue handoffs escalated');
+      logger.info({ escalated: rows.length }, 'overdue handoffs escalated');
       return rows.length;
     });
   }

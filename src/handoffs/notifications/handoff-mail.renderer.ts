@@ -1,4 +1,4 @@
-import { compile as compileHtmlToText } from 'html-to-text';
+import { compileMailToText } from '../../messaging/templates/template-renderer';
 import { join } from 'node:path';
 import type { Locale } from '../../messaging/messaging.contracts';
 import { compileMjml } from '../../messaging/templates/mjml-compiler';
@@ -23,16 +23,7 @@ export interface RenderedHandoffMail {
 export class HandoffMailRenderer {
   private readonly hbs = createHandlebars();
   private templates: Map<string, TemplateDefinition> | undefined;
-  private readonly toText = compileHtmlToText({
-    wordwrap: false,
-    selectors: [
-      { selector: 'img', format: 'skip' },
-      { selector: 'a', options: { hideLinkHrefIfSameAsText: true, ignoreHref: false } },
-      { selector: 'table', format: 'block' },
-      { selector: 'tr', format: 'block' },
-      { selector: 'td', format: 'block' },
-    ],
-  });
+  private readonly toText = compileMailToText();
 
   constructor(
     private readonly dir: string = join(process.cwd(), 'templates'),

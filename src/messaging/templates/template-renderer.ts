@@ -66,6 +66,23 @@ interface CompiledTemplate {
 const PREVIEW_MESSAGE_ID = '00000000-0000-4000-8000-000000000000';
 const knownHelpers = Object.fromEntries([...KNOWN_HELPERS].map((h) => [h, true]));
 
+/** The plain-text part of a mail from its HTML (every mail Tend renders: customers' and CSMs'). */
+export function compileMailToText(): (html: string) => string {
+  return compileHtmlToText({
+    wordwrap: false,
+    selectors: [
+      { selector: 'img', format: 'skip' },
+      { selector: 'a', options: { hideLinkHrefIfSameAsText: true, ignoreHref: false } },
+      { selector: 'table', format: 'block' },
+      { selector: 'tr', format: 'block' },
+      { selector: 'td', format: 'block' },
+      { selector: 'div[style^="display:none"]', format: 'skip' },
+      // The input holds Handlebars expressions: never change their case.
+      ...['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].map((selector) => ({ selector, options: { uppercase: false } })),
+    ],
+  });
+}
+
 /**
  * Renders templates: MJML is compiled to HTML once per (template, locale, source
  * hash) and that HTML compiled once as a Handlebars template. The plain-text part is
@@ -80,19 +97,7 @@ export class TemplateRenderer extends MessageRenderer implements OnModuleInit {
   private readonly dir: string;
   private readonly compileMjml: MjmlCompile;
   private readonly hbs = createHandlebars();
-  private readonly toText = compileHtmlToText({
-    wordwrap: false,
-    selectors: [
-      { selector: 'img', format: 'skip' },
-      { selector: 'a', options: { hideLinkHrefIfSameAsText: true, ignoreHref: false } },
-      { selector: 'table', format: 'block' },
-      { selector: 'tr', format: 'block' },
-      { selector: 'td', format: 'block' },
-      { selector: 'div[style^="display:none"]', format: 'skip' },
-      // The input holds Handlebars expressions: never change their case.
-      ...['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].map((selector) => ({ selector, options: { uppercase: false } })),
-    ],
-  });
+  private readonly toText = compileMailToText();
   private catalog: Catalog = { root: '', templates: new Map(), layouts: new Map(), partials: new Map(), problems: [] };
   /** `template|locale` -> the assembled MJML of the current catalog. */
   private sources = new Map<string, AssembledSource>();
