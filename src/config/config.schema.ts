@@ -45,13 +45,10 @@ export function parseHandoffDue(text: string): Record<(typeof HANDOFF_PRIORITY_N
   const due: Partial<Record<(typeof HANDOFF_PRIORITY_NAMES)[number], number>> = {};
   for (const entry of text.split(',').map((e) => e.trim())) {
     const [name, duration] = entry.split('=');
-    if (
-      !HANDOFF_PRIORITY_NAMES.includes(name as never) ||
-      duration === undefined ||
-      !/^\d+(ms|s|m|h|d)$/.test(duration)
-    )
+    const ms = durationSchema.safeParse(duration);
+    if (!HANDOFF_PRIORITY_NAMES.includes(name as never) || !ms.success)
       return `'${entry}' must be <priority>=<duration>, e.g. high=4h`;
-    due[name as (typeof HANDOFF_PRIORITY_NAMES)[number]] = parseDurationMs(duration);
+    due[name as (typeof HANDOFF_PRIORITY_NAMES)[number]] = ms.data;
   }
   const missing = HANDOFF_PRIORITY_NAMES.filter((p) => due[p] === undefined);
   if (missing.length > 0) return `missing ${missing.join(', ')}`;
