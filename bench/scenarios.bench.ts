@@ -14,7 +14,6 @@ import { APP_CONFIG, type AppConfig } from '../src/config/app-config';
 import { loadConfig } from '../src/config/load-config';
 import { openDatabase, runMigrations } from '../src/database/data-source.factory';
 import { MessagingCoreModule } from '../src/messaging/messaging-core.module';
-import { MessageRenderer } from '../src/messaging/messaging.contracts';
 import { factSettingsFrom } from '../src/metrics/fact-settings';
 import { buildPopulationQuery } from '../src/metrics/fact-sql';
 import { analyzeWithCatalog } from '../src/scenarios/core/scenario-expressions';
@@ -646,14 +645,12 @@ export interface ExecutorFigures {
   perSecond: number;
   target: number;
   met: boolean;
-  /** Where the time went: SQL by statement (ms summed over calls), the probe render at enqueue, the rest (Node). */
+  /** Where the time went: SQL by statement (ms summed over calls), the rest (Node: planner, JSON). */
   profile: {
     sql: { statement: string; count: number; ms: number }[];
     sqlMs: number;
-    renderMs: number;
-    renders: number;
     otherMs: number;
-    perEnrollment: { statements: number; transactions: number; msTotal: number; msSql: number; msRender: number };
+    perEnrollment: { statements: number; transactions: number; msTotal: number; msSql: number };
   };
   variants: { batchSize: number; workers: number; enrollments: number; ms: number; perSecond: number }[];
 }
@@ -918,23 +915,9 @@ async function benchExecutor(
   options: ScenarioBenchOptions,
 ): Promise<{ executor: ExecutorFigures; repeats: number[] }> {
   const executor = app.get(ScenarioExecutor);
-  const renderer = app.get(MessageRenderer);
   const defaults: ExecutorOptions = {
     batchSize: config.scenarioRuntime.batchSize,
     leaseMs: config.scenarioRuntime.leaseMs,
-  };
-  // The probe render at enqueue, timed apart from SQL.
-  let renderMs = 0;
-  let renders = 0;
-  const render = renderer.render.bind(renderer);
-  renderer.render = async (request) => {
-    const t = performance.now();
-    try {
-      return await render(request);
-    } finally {
-      renderMs += performance.now() - t;
-      renders += 1;
-    }
   };
   const profile = new QueryProfile();
   log(`executing due steps: ${enrolled} enrollments, batch ${defaults.batchSize}, one worker ...`);
@@ -943,7 +926,6 @@ async function benchExecutor(
   const figures = await executor.drain(defaults, [LOW_USAGE_ID]);
   const ms = Math.round(performance.now() - started);
   profile.stop();
-  renderer.render = render;
   const sql = profile.report();
   const sqlMs = sql.reduce((sum, s) => sum + s.ms, 0);
   const statements = sql.reduce((sum, s) => sum + s.count, 0);
@@ -953,7 +935,6 @@ async function benchExecutor(
   log(`  drain: ${JSON.stringify(figures)} in ${ms} ms = ${perSecond}/s; ${queued[0]?.n} messages queued`);
   for (const s of sql.slice(0, 16))
     log(`    ${String(s.ms).padStart(7)} ms ${String(s.count).padStart(7)} x ${s.statement}`);
-  log(`    render (probe at enqueue): ${Math.round(renderMs)} ms over ${renders}`);
   const n = Math.max(1, figures.committed);
   const result: ExecutorFigures = {
     scenario: LOW_USAGE_ID,
@@ -969,15 +950,12 @@ async function benchExecutor(
     profile: {
       sql,
       sqlMs,
-      renderMs: Math.round(renderMs),
-      renders,
-      otherMs: Math.max(0, ms - sqlMs - Math.round(renderMs)),
+      otherMs: Math.max(0, ms - sqlMs),
       perEnrollment: {
         statements: round2(statements / n),
         transactions: round2(transactions / n),
         msTotal: round2(ms / n),
         msSql: round2(sqlMs / n),
-        msRender: round2(renderMs / n),
       },
     },
     variants: [],

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { MessageRenderer } from '../src/messaging/messaging.contracts';
+import { MessageQueue } from '../src/messaging/send/message-queue.service';
 import { validateScenarios } from '../src/scenarios/core/scenario.validator';
 import { EnrollmentsRepository, type EntryCandidate } from '../src/scenarios/runtime/enrollments.repository';
 import { ScenarioExecutor } from '../src/scenarios/runtime/scenario-executor';
@@ -186,10 +188,10 @@ steps:
       const written = await repo.fencedUpdate(
         m.manager,
         'dead-worker',
-        { state: stale.state, status: 'completed', nextRunAt: null, exitReason: null, variant: null },
+        [{ state: stale.state, status: 'completed', nextRunAt: null, exitReason: null, variant: null }],
         t.clock.now(),
       );
-      expect(written).toBe(false);
+      expect(written.size).toBe(0);
     } finally {
       await m.release();
     }
@@ -343,5 +345,142 @@ steps:
       const sent = (await messagesOf(c.contactId)).map((m) => m.template);
       expect(sent).toEqual(integration === 'zoom' ? [] : ['milestone/first-integration']);
     }
+  });
+
+  it('writes a claimed batch in one transaction: one fenced update and one insert of messages for all its runs', async () => {
+    const s = await load(
+      'batched',
+      `trigger: { event: { type: login } }\nsteps:\n  - { id: hello, send: onboarding/welcome }\n  - { id: pause, wait: 1d }`,
+    );
+    await account('exec-batch');
+    const subjects: Subject[] = [];
+    for (let i = 0; i < 30; i++) subjects.push(await contact('exec-batch', `exec-batch-${i}`));
+    await repo.enroll(s.id, s.version, 'contact', subjects.map(candidate), t.clock.now(), null);
+    const updates = jest.spyOn(repo, 'fencedUpdate');
+    const enqueue = jest.spyOn(t.app.get(MessageQueue), 'enqueueMany');
+    try {
+      expect(await executor.runDue({ leaseMs: 60_000, batchSize: 100 }, 'batch-worker', [s.id])).toEqual({
+        claimed: 30,
+        committed: 30,
+        lostLease: 0,
+        failed: 0,
+      });
+      expect(updates).toHaveBeenCalledTimes(1);
+      expect(updates.mock.calls[0]![2]).toHaveLength(30);
+      expect(enqueue).toHaveBeenCalledTimes(1);
+      expect(enqueue.mock.calls[0]![1]).toHaveLength(30);
+    } finally {
+      updates.mockRestore();
+      enqueue.mockRestore();
+    }
+    for (const subject of subjects) expect(await messagesOf(subject.contactId)).toHaveLength(1);
+    // Every send effect is linked to its message; every enrollment waits at its next step.
+    const links: { linked: number; waiting: number }[] = await t.db.dataSource.query(
+      `SELECT count(f.message_id)::int AS linked, count(*) FILTER (WHERE e.waiting->>'kind' = 'wait')::int AS waiting
+         FROM enrollments e JOIN enrollment_effects f ON f.enrollment_id = e.id WHERE e.scenario_id = $1`,
+      [s.id],
+    );
+    expect(links[0]).toEqual({ linked: 30, waiting: 30 });
+  });
+
+  it('in a batch, runs whose lease another worker took meanwhile write nothing; the others commit', async () => {
+    const s = await load(
+      'batch-stolen',
+      `trigger: { event: { type: login } }\nsteps:\n  - { id: hello, send: onboarding/welcome }`,
+    );
+    await account('exec-stolen');
+    const subjects: Subject[] = [];
+    for (let i = 0; i < 10; i++) subjects.push(await contact('exec-stolen', `exec-stolen-${i}`));
+    const ids = await repo.enroll(s.id, s.version, 'contact', subjects.map(candidate), t.clock.now(), null);
+    const stolen = ids.slice(0, 3);
+    // Between the claim and the commit, another worker takes over three of the leases.
+    const activity = repo.activity.bind(repo);
+    const steal = jest.spyOn(repo, 'activity').mockImplementationOnce(async (enrollmentIds) => {
+      await t.db.dataSource.query(`UPDATE enrollments SET lease_owner = 'thief' WHERE id = ANY($1::uuid[])`, [stolen]);
+      return activity(enrollmentIds);
+    });
+    try {
+      expect(await executor.runDue({ leaseMs: 60_000, batchSize: 100 }, 'slow-worker', [s.id])).toEqual({
+        claimed: 10,
+        committed: 7,
+        lostLease: 3,
+        failed: 0,
+      });
+    } finally {
+      steal.mockRestore();
+    }
+    const rows: { id: string; state: string; effects: number; messages: number }[] = await t.db.dataSource.query(
+      `SELECT e.id, e.state,
+              (SELECT count(*)::int FROM enrollment_effects f WHERE f.enrollment_id = e.id) AS effects,
+              (SELECT count(*)::int FROM messages m WHERE m.intent_key LIKE e.id || ':%') AS messages
+         FROM enrollments e WHERE e.scenario_id = $1`,
+      [s.id],
+    );
+    for (const row of rows) {
+      const lost = stolen.includes(row.id);
+      expect(row).toEqual({
+        id: row.id,
+        state: lost ? 'active' : 'completed',
+        effects: lost ? 0 : 1,
+        messages: lost ? 0 : 1,
+      });
+    }
+  });
+
+  it('a run that cannot be written holds back only itself, not the rest of its batch', async () => {
+    const good = await load(
+      'batch-good',
+      `trigger: { event: { type: login } }\nsteps:\n  - { id: hello, send: onboarding/welcome }`,
+    );
+    const broken = await load(
+      'batch-broken',
+      `trigger: { event: { type: login } }\nsteps:\n  - { id: study, send: onboarding/case-study }`,
+    );
+    await account('exec-mixed');
+    const subjects: Subject[] = [];
+    for (let i = 0; i < 6; i++) subjects.push(await contact('exec-mixed', `exec-mixed-${i}`));
+    await repo.enroll(good.id, good.version, 'contact', subjects.slice(0, 5).map(candidate), t.clock.now(), null);
+    const [brokenId] = await repo.enroll(
+      broken.id,
+      broken.version,
+      'contact',
+      [candidate(subjects[5]!)],
+      t.clock.now(),
+      null,
+    );
+    // The template went missing after the scenario was stored.
+    const renderer = t.app.get(MessageRenderer);
+    const describe = renderer.describe.bind(renderer);
+    const missing = jest
+      .spyOn(renderer, 'describe')
+      .mockImplementation((template, locale) =>
+        template === 'onboarding/case-study' ? undefined : describe(template, locale),
+      );
+    try {
+      expect(await executor.runDue({ leaseMs: 60_000, batchSize: 100 }, 'mixed-worker', [good.id, broken.id])).toEqual({
+        claimed: 6,
+        committed: 5,
+        lostLease: 0,
+        failed: 1,
+      });
+    } finally {
+      missing.mockRestore();
+    }
+    for (const subject of subjects.slice(0, 5)) expect(await messagesOf(subject.contactId)).toHaveLength(1);
+    // The broken run wrote nothing: no effect, no message, still active under its lease.
+    expect(await messagesOf(subjects[5]!.contactId)).toEqual([]);
+    const held: { state: string; effects: number }[] = await t.db.dataSource.query(
+      `SELECT e.state, (SELECT count(*)::int FROM enrollment_effects f WHERE f.enrollment_id = e.id) AS effects
+         FROM enrollments e WHERE e.id = $1`,
+      [brokenId],
+    );
+    expect(held[0]).toEqual({ state: 'active', effects: 0 });
+    // Fixed (the template is back): it runs once when its lease expires.
+    t.clock.advance(61_000);
+    expect(await executor.runDue({ leaseMs: 60_000, batchSize: 100 }, 'mixed-worker', [broken.id])).toMatchObject({
+      committed: 1,
+      failed: 0,
+    });
+    expect((await messagesOf(subjects[5]!.contactId)).map((m) => m.template)).toEqual(['onboarding/case-study']);
   });
 });

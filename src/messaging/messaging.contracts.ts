@@ -75,7 +75,15 @@ export abstract class MessageRenderer {
   abstract render(request: RenderRequest): Promise<RenderedMessage>;
   /** Whether a template exists (in the default locale at least). */
   abstract has(template: string): boolean;
+  /**
+   * What a message of this template for a recipient wanting `locale` will be, without
+   * rendering it (the locale after fallback, kind and topic); undefined for an unknown template.
+   */
+  abstract describe(template: string, locale: Locale): TemplateTraits | undefined;
 }
+
+/** The traits a template decides for every message of it. */
+export type TemplateTraits = Pick<RenderedMessage, 'locale' | 'kind' | 'topic'>;
 
 export type PolicyVerdict = { allowed: true } | { allowed: false; reason: string };
 

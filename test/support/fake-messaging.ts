@@ -1,11 +1,13 @@
 import type { EntityManager } from 'typeorm';
 import type { MessageKind } from '../../src/messaging/message.entity';
 import {
+  type Locale,
   MessageRenderer,
   type PolicyVerdict,
   RecipientPolicy,
   type RenderedMessage,
   type RenderRequest,
+  type TemplateTraits,
 } from '../../src/messaging/messaging.contracts';
 
 /** Templates of the fake renderer: id -> kind and topic. */
@@ -19,6 +21,10 @@ export class FakeRenderer extends MessageRenderer {
   renders = 0;
   override has(template: string): boolean {
     return template in FAKE_TEMPLATES;
+  }
+  override describe(template: string, locale: Locale): TemplateTraits | undefined {
+    const t = FAKE_TEMPLATES[template];
+    return t && { locale, kind: t.kind, topic: t.topic };
   }
   override render(request: RenderRequest): Promise<RenderedMessage> {
     this.renders += 1;

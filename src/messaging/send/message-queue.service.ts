@@ -7,7 +7,7 @@ import type { JsonObject } from '../../common/json';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { MessageRenderer } from '../messaging.contracts';
 import { resolveTimeZone } from './recipient-zone.util';
-import { type MessageRow, SendRepository } from './send.repository';
+import { type MessageRow, type NewMessage, SendRepository } from './send.repository';
 
 export interface EnqueueRequest {
   /** The scenario step occurrence, or `api:<caller key>`: one message per key, ever. */
@@ -73,5 +73,48 @@ export class MessageQueue {
       createdAt: now,
       holdDuringHandoff: request.holdDuringHandoff ?? true,
     });
+  }
+
+  /**
+   * Enqueues many messages in a few statements (a scenario batch): one recipient query and one
+   * insert. Kind, topic and locale come from the template catalog without rendering; the
+   * content is rendered at send time, where a failure is recorded on the message. Idempotent
+   * per intent key like `enqueue`. Returns the message id of every intent key. Throws when a
+   * template or contact is unknown (the caller retries its items one by one to isolate it).
+   */
+  async enqueueMany(manager: EntityManager, requests: readonly EnqueueRequest[]): Promise<Map<string, string>> {
+    if (requests.length === 0) return new Map();
+    const renderer = this.renderer;
+    if (!renderer) throw new Error('No MessageRenderer is registered');
+    const contexts = await this.repository.recipientContexts(
+      manager,
+      requests.map((r) => r.contactId),
+    );
+    const now = this.clock.now();
+    const messages = requests.map((request): NewMessage => {
+      const context = contexts.get(request.contactId);
+      if (!context) throw new DomainError(ErrorCode.NotFound, 'No such contact');
+      const locale = context.contactLocale ?? context.accountLocale ?? this.config.defaults.locale;
+      const traits = renderer.describe(request.template, locale);
+      if (!traits) {
+        throw new DomainError(ErrorCode.Invalid, 'Unknown template', [
+          { path: 'template', message: 'unknown template' },
+        ]);
+      }
+      return {
+        id: randomUUID(),
+        intentKey: request.intentKey,
+        contactId: context.recipient.contactId,
+        accountId: context.account.accountId,
+        template: request.template,
+        ...traits,
+        data: request.data ?? {},
+        dueAt: request.dueAt ?? now,
+        expiresAt: request.expiresAt ?? null,
+        createdAt: now,
+        holdDuringHandoff: request.holdDuringHandoff ?? true,
+      };
+    });
+    return this.repository.insertMessages(manager, messages);
   }
 }

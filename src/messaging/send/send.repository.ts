@@ -190,6 +190,51 @@ export class SendRepository {
     return { message: existing, created: false };
   }
 
+  /**
+   * Inserts many messages in one statement (a scenario batch); a message whose intent key was
+   * seen is not inserted again. Returns the stored message id of every intent key.
+   */
+  async insertMessages(manager: EntityManager, messages: readonly NewMessage[]): Promise<Map<string, string>> {
+    if (messages.length === 0) return new Map();
+    const rows = messages.map((m) => ({
+      id: m.id,
+      intent_key: m.intentKey,
+      contact_id: m.contactId,
+      account_id: m.accountId,
+      template: m.template,
+      locale: m.locale,
+      kind: m.kind,
+      topic: m.topic,
+      data: m.data,
+      due_at: m.dueAt.toISOString(),
+      expires_at: m.expiresAt?.toISOString() ?? null,
+      created_at: m.createdAt.toISOString(),
+      hold_during_handoff: m.holdDuringHandoff ?? true,
+    }));
+    const inserted: { id: string; intent_key: string }[] = await manager.query(
+      `INSERT INTO messages (id, intent_key, contact_id, account_id, template, locale, kind, topic, data, due_at, expires_at,
+                             created_at, status, hold_during_handoff)
+       SELECT r.id, r.intent_key, r.contact_id, r.account_id, r.template, r.locale, r.kind, r.topic, r.data, r.due_at,
+              r.expires_at, r.created_at, 'queued', r.hold_during_handoff
+         FROM json_to_recordset($1::json) AS r(id uuid, intent_key text, contact_id uuid, account_id uuid, template text,
+                                              locale text, kind text, topic text, data jsonb, due_at timestamptz,
+                                              expires_at timestamptz, created_at timestamptz, hold_during_handoff boolean)
+       ON CONFLICT ON CONSTRAINT uq_messages_intent_key DO NOTHING
+       RETURNING id, intent_key`,
+      [JSON.stringify(rows)],
+    );
+    const ids = new Map(inserted.map((r) => [r.intent_key, r.id]));
+    const seen = messages.map((m) => m.intentKey).filter((k) => !ids.has(k));
+    if (seen.length > 0) {
+      const stored: { id: string; intent_key: string }[] = await manager.query(
+        `SELECT id, intent_key FROM messages WHERE intent_key = ANY($1::text[])`,
+        [seen],
+      );
+      for (const r of stored) ids.set(r.intent_key, r.id);
+    }
+    return ids;
+  }
+
   async contactIdByExternalId(externalId: string): Promise<string | undefined> {
     const rows: { id: string }[] = await this.dataSource.query(`SELECT id FROM contacts WHERE external_id = $1`, [
       externalId,

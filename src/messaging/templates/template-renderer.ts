@@ -13,6 +13,7 @@ import {
   type RenderedMessage,
   type RenderRecipient,
   type RenderRequest,
+  type TemplateTraits,
   unsubscribeUrl,
 } from '../messaging.contracts';
 import { addOpenPixel, rewriteLinks, rewriteTextLinks } from './link-rewriter';
@@ -177,6 +178,12 @@ export class TemplateRenderer extends MessageRenderer implements OnModuleInit {
   override has(template: string): boolean {
     const t = this.catalog.templates.get(template);
     return t !== undefined && resolveLocale(t, this.config.defaults.locale, this.config.defaults.locale) !== null;
+  }
+
+  override describe(template: string, locale: Locale): TemplateTraits | undefined {
+    const t = this.catalog.templates.get(template);
+    const resolved = t && resolveLocale(t, locale, this.config.defaults.locale);
+    return t && resolved ? { locale: resolved, kind: t.kind, topic: t.topic } : undefined;
   }
 
   override async render(request: RenderRequest): Promise<RenderedMessage> {

@@ -318,64 +318,76 @@ export class EnrollmentsRepository {
   }
 
   /**
-   * Writes a run's outcome if `owner` still holds the lease; returns false when it does
-   * not (another worker took over: the caller rolls back, so nothing is written twice).
+   * Writes each run's outcome where `owner` still holds the lease, in one statement for a
+   * whole batch. Returns the ids written; a missing id lost its lease to another worker
+   * (nothing of it may be written: its effects are skipped).
    */
-  async fencedUpdate(m: EntityManager, owner: string, update: EnrollmentUpdate, now: Date): Promise<boolean> {
-    const s = update.state;
-    const ended = update.status === 'active' ? null : now.toISOString();
-    const result: [unknown[], number] = await m.query(
-      `UPDATE enrollments
-          SET cursor = $3, waiting = $4::jsonb, assignments = $5::jsonb, visits = $6::jsonb, state = $7,
-              next_run_at = $8, exit_reason = $9, ended_at = $10,
-              converted_at = CASE WHEN $7 = 'converted' THEN $10::timestamptz ELSE converted_at END,
-              variant = COALESCE(variant, $11), lease_owner = NULL, lease_until = NULL
-        WHERE id = $1 AND lease_owner = $2`,
-      [
-        s.id,
-        owner,
-        s.cursor,
-        s.waiting === undefined ? null : JSON.stringify(s.waiting),
-        JSON.stringify(s.assignments),
-        JSON.stringify(s.visits),
-        update.status,
-        update.nextRunAt?.toISOString() ?? null,
-        update.exitReason,
-        ended,
-        update.variant,
-      ],
+  async fencedUpdate(
+    m: EntityManager,
+    owner: string,
+    updates: readonly EnrollmentUpdate[],
+    now: Date,
+  ): Promise<Set<string>> {
+    if (updates.length === 0) return new Set();
+    const rows = updates.map((u) => ({
+      id: u.state.id,
+      cursor: u.state.cursor,
+      waiting: u.state.waiting ?? null,
+      assignments: u.state.assignments,
+      visits: u.state.visits,
+      state: u.status,
+      next_run_at: u.nextRunAt?.toISOString() ?? null,
+      exit_reason: u.exitReason,
+      ended_at: u.status === 'active' ? null : now.toISOString(),
+      variant: u.variant,
+    }));
+    const [written]: [{ id: string }[], number] = await m.query(
+      `UPDATE enrollments e
+          SET cursor = u.cursor, waiting = u.waiting, assignments = u.assignments, visits = u.visits, state = u.state,
+              next_run_at = u.next_run_at, exit_reason = u.exit_reason, ended_at = u.ended_at,
+              converted_at = CASE WHEN u.state = 'converted' THEN u.ended_at ELSE e.converted_at END,
+              variant = COALESCE(e.variant, u.variant), lease_owner = NULL, lease_until = NULL
+         FROM json_to_recordset($2::json) AS u(id uuid, cursor integer, waiting jsonb, assignments jsonb, visits jsonb,
+                                              state text, next_run_at timestamptz, exit_reason text,
+                                              ended_at timestamptz, variant text)
+        WHERE e.id = u.id AND e.lease_owner = $1
+        RETURNING e.id`,
+      [owner, JSON.stringify(rows)],
     );
-    return result[1] === 1;
+    return new Set(written.map((r) => r.id));
   }
 
-  /** Records effects; returns the intent keys that were new (a replayed run finds them stored). */
+  /** Records effects of many enrollments; returns the intent keys that were new (a replayed run finds them stored). */
   async recordEffects(
     m: EntityManager,
-    enrollmentId: string,
-    effects: readonly { intentKey: string; kind: string; stepId: string; payload: unknown }[],
+    effects: readonly { intentKey: string; enrollmentId: string; kind: string; stepId: string; payload: unknown }[],
     now: Date,
   ): Promise<Set<string>> {
     if (effects.length === 0) return new Set();
     const rows: { intent_key: string }[] = await m.query(
       `INSERT INTO enrollment_effects (intent_key, enrollment_id, kind, step_id, created_at, payload)
-       SELECT e."intentKey", $2, e.kind, e."stepId", $3, e.payload
-         FROM json_to_recordset($1::json) AS e("intentKey" text, kind text, "stepId" text, payload jsonb)
+       SELECT e."intentKey", e."enrollmentId", e.kind, e."stepId", $2, e.payload
+         FROM json_to_recordset($1::json) AS e("intentKey" text, "enrollmentId" uuid, kind text, "stepId" text,
+                                               payload jsonb)
        ON CONFLICT ON CONSTRAINT pk_enrollment_effects DO NOTHING
        RETURNING intent_key`,
-      [JSON.stringify(effects), enrollmentId, now.toISOString()],
+      [JSON.stringify(effects), now.toISOString()],
     );
     return new Set(rows.map((r) => r.intent_key));
   }
 
-  async linkEffect(
+  /** Links recorded effects to what they made (a message, a handoff), in one statement. */
+  async linkEffects(
     m: EntityManager,
-    intentKey: string,
-    link: { messageId?: string; handoffId?: string },
+    links: readonly { intentKey: string; messageId?: string; handoffId?: string }[],
   ): Promise<void> {
+    if (links.length === 0) return;
     await m.query(
-      `UPDATE enrollment_effects SET message_id = COALESCE($2, message_id), handoff_id = COALESCE($3, handoff_id)
-        WHERE intent_key = $1`,
-      [intentKey, link.messageId ?? null, link.handoffId ?? null],
+      `UPDATE enrollment_effects f
+          SET message_id = COALESCE(l."messageId", f.message_id), handoff_id = COALESCE(l."handoffId", f.handoff_id)
+         FROM json_to_recordset($1::json) AS l("intentKey" text, "messageId" uuid, "handoffId" uuid)
+        WHERE f.intent_key = l."intentKey"`,
+      [JSON.stringify(links)],
     );
   }
 

@@ -5,14 +5,19 @@ import { Clock } from '../../common/clock';
 import { logger } from '../../common/logger';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { HandoffsService } from '../../handoffs/handoffs.service';
-import { MessageQueue } from '../../messaging/send/message-queue.service';
+import { type EnqueueRequest, MessageQueue } from '../../messaging/send/message-queue.service';
 import { factSettingsFrom } from '../../metrics/fact-settings';
 import { FactSnapshotRepository, type SubjectSnapshot } from '../../metrics/fact-snapshot.repository';
 import { requirementsOf } from '../core/expression';
 import { type CompiledScenario, compileScenario } from '../core/runtime/compiled-scenario';
 import { advance, type AdvanceResult, type Effect } from '../core/runtime/planner';
 import type { CatalogDefinition, ScenarioDefinition } from '../core/scenario.schema';
-import { type ClaimedEnrollment, type EnrollmentStatus, EnrollmentsRepository } from './enrollments.repository';
+import {
+  type ClaimedEnrollment,
+  type EnrollmentStatus,
+  EnrollmentsRepository,
+  type EnrollmentUpdate,
+} from './enrollments.repository';
 
 export interface ExecutorOptions {
   /** How long a claimed batch is leased; a worker that dies loses it after this. */
@@ -35,7 +40,42 @@ export interface RunFigures {
   failed: number;
 }
 
-class LostLeaseError extends Error {}
+/** One enrollment's run as the planner decided it, before it is written. */
+interface PlannedRun {
+  enrollment: ClaimedEnrollment;
+  definition: ScenarioDefinition;
+  /** Undefined: the subject is gone (deleted) and the enrollment ends. */
+  result: AdvanceResult | undefined;
+}
+
+interface SendIntent {
+  request: EnqueueRequest;
+  /** A send by role records an effect per recipient. */
+  recipientEffect?: EffectRecord;
+}
+
+type EffectRecord = Parameters<EnrollmentsRepository['recordEffects']>[1][number];
+type EffectLink = Parameters<EnrollmentsRepository['linkEffects']>[1][number];
+
+function updateOf({ enrollment, result }: PlannedRun): EnrollmentUpdate {
+  const outcome = result?.outcome ?? { kind: 'exited' as const, reason: 'subject_deleted' };
+  const status: EnrollmentStatus =
+    outcome.kind === 'waiting'
+      ? 'active'
+      : outcome.kind === 'converted'
+        ? 'converted'
+        : outcome.kind === 'completed'
+          ? 'completed'
+          : 'exited';
+  const state = result?.state ?? enrollment.state;
+  return {
+    state,
+    status,
+    nextRunAt: outcome.kind === 'waiting' ? outcome.nextRunAt : null,
+    exitReason: outcome.kind === 'exited' ? outcome.reason : outcome.kind === 'converted' ? 'goal' : null,
+    variant: Object.values(state.assignments)[0] ?? null,
+  };
+}
 
 /**
  * Runs due enrollments: claims a batch under a lease (FOR UPDATE SKIP LOCKED), loads the
@@ -76,6 +116,7 @@ export class ScenarioExecutor {
       const key = `${c.scenarioId}\u0000${c.versionHash}`;
       byVersion.set(key, [...(byVersion.get(key) ?? []), c]);
     }
+    const runs: PlannedRun[] = [];
     for (const group of byVersion.values()) {
       const first = group[0]!;
       const { compiled, catalog } = await this.version(first.scenarioId, first.versionHash);
@@ -117,7 +158,6 @@ export class ScenarioExecutor {
         try {
           const subject = bySubject.get(enrollment.contactId ?? enrollment.accountId);
           const seen = activity.get(enrollment.state.id);
-          const eventArrived = arrived.has(enrollment.state.id);
           const result: AdvanceResult | undefined =
             subject === undefined
               ? undefined
@@ -125,7 +165,7 @@ export class ScenarioExecutor {
                   scenario: compiled,
                   state: enrollment.state,
                   now,
-                  eventArrived,
+                  eventArrived: arrived.has(enrollment.state.id),
                   timeZone: subject.contact?.timeZone ?? subject.account.timeZone ?? this.config.defaults.timeZone,
                   facts: {
                     now,
@@ -139,18 +179,32 @@ export class ScenarioExecutor {
                   },
                 });
           options.replay?.observe(enrollment, result, now);
-          await this.commit(owner, enrollment, compiled, result, now, options.replay === undefined);
-          figures.committed += 1;
+          runs.push({ enrollment, definition: compiled.definition, result });
         } catch (error: unknown) {
-          if (error instanceof LostLeaseError) {
-            figures.lostLease += 1;
-          } else {
-            figures.failed += 1;
-            logger.error(
-              { err: error, enrollment: enrollment.state.id, scenario: enrollment.scenarioId },
-              'scenario step failed; the enrollment is retried when its lease expires',
-            );
-          }
+          figures.failed += 1;
+          this.logFailure(error, enrollment);
+        }
+      }
+    }
+
+    const perform = options.replay === undefined;
+    try {
+      // The whole batch in one transaction, a few set-based statements.
+      const written = await this.commit(owner, runs, now, perform);
+      figures.committed += written;
+      figures.lostLease += runs.length - written;
+    } catch (batchError: unknown) {
+      // One run broke the batch (an unknown contact or template...): commit each on its own,
+      // so only that one waits for its lease to expire and is retried.
+      logger.warn({ err: batchError, runs: runs.length }, 'scenario batch failed; committing its runs one by one');
+      for (const run of runs) {
+        try {
+          const written = await this.commit(owner, [run], now, perform);
+          figures.committed += written;
+          figures.lostLease += 1 - written;
+        } catch (error: unknown) {
+          figures.failed += 1;
+          this.logFailure(error, run.enrollment);
         }
       }
     }
@@ -173,98 +227,114 @@ export class ScenarioExecutor {
     }
   }
 
+  /**
+   * Writes runs in one transaction: their new states in one fenced statement (a run whose
+   * lease another worker took is left out, nothing of it written), their effects under
+   * intent keys, then performs the effects that were new (sends as one batch of messages).
+   * Returns how many runs were written.
+   */
   private async commit(
     owner: string,
-    enrollment: ClaimedEnrollment,
-    compiled: CompiledScenario,
-    result: AdvanceResult | undefined,
+    runs: readonly PlannedRun[],
     now: Date,
     performEffects: boolean,
-  ): Promise<void> {
-    await this.dataSource.transaction(async (m) => {
-      // The subject is gone (deleted): the enrollment ends.
-      const outcome = result?.outcome ?? { kind: 'exited' as const, reason: 'subject_deleted' };
-      const status: EnrollmentStatus =
-        outcome.kind === 'waiting'
-          ? 'active'
-          : outcome.kind === 'converted'
-            ? 'converted'
-            : outcome.kind === 'completed'
-              ? 'completed'
-              : 'exited';
-      const state = result?.state ?? enrollment.state;
-      const variant = Object.values(state.assignments)[0] ?? null;
-      const written = await this.enrollments.fencedUpdate(
-        m,
-        owner,
-        {
-          state,
-          status,
-          nextRunAt: outcome.kind === 'waiting' ? outcome.nextRunAt : null,
-          exitReason: outcome.kind === 'exited' ? outcome.reason : outcome.kind === 'converted' ? 'goal' : null,
-          variant,
-        },
-        now,
-      );
-      if (!written) throw new LostLeaseError();
-      const effects = result?.effects ?? [];
+  ): Promise<number> {
+    return this.dataSource.transaction(async (m) => {
+      const written = await this.enrollments.fencedUpdate(m, owner, runs.map(updateOf), now);
+      const kept = runs.filter((r) => written.has(r.enrollment.state.id));
       const fresh = await this.enrollments.recordEffects(
         m,
-        enrollment.state.id,
-        effects.map((e) => ({ intentKey: e.intentKey, kind: e.kind, stepId: e.stepId, payload: payloadOf(e) })),
+        kept.flatMap(({ enrollment, result }) =>
+          (result?.effects ?? []).map((e) => ({
+            intentKey: e.intentKey,
+            enrollmentId: enrollment.state.id,
+            kind: e.kind,
+            stepId: e.stepId,
+            payload: payloadOf(e),
+          })),
+        ),
         now,
       );
-      if (!performEffects) return;
-      for (const effect of effects) {
-        if (fresh.has(effect.intentKey)) await this.perform(m, effect, enrollment, compiled.definition, now);
+      if (!performEffects) return kept.length;
+      const sends: SendIntent[] = [];
+      const links: EffectLink[] = [];
+      for (const { enrollment, definition, result } of kept) {
+        for (const effect of result?.effects ?? []) {
+          if (!fresh.has(effect.intentKey)) continue;
+          if (effect.kind === 'send') sends.push(...(await this.sendsOf(m, effect, enrollment, definition)));
+          else {
+            const link = await this.perform(m, effect, enrollment, definition, now);
+            if (link) links.push(link);
+          }
+        }
       }
+      // A send to several contacts (by role) records one effect per recipient under its own key.
+      await this.enrollments.recordEffects(
+        m,
+        sends.flatMap((s) => (s.recipientEffect ? [s.recipientEffect] : [])),
+        now,
+      );
+      const messageIds = await this.messages.enqueueMany(
+        m,
+        sends.map((s) => s.request),
+      );
+      for (const { request } of sends) {
+        const messageId = messageIds.get(request.intentKey);
+        if (messageId) links.push({ intentKey: request.intentKey, messageId });
+      }
+      await this.enrollments.linkEffects(m, links);
+      return kept.length;
     });
   }
 
+  /** The messages a send effect makes: to the subject contact, or to each contact of the account with a role. */
+  private async sendsOf(
+    m: EntityManager,
+    effect: Extract<Effect, { kind: 'send' }>,
+    enrollment: ClaimedEnrollment,
+    definition: ScenarioDefinition,
+  ): Promise<SendIntent[]> {
+    const to = effect.to ?? 'contact';
+    if (to === 'owner') {
+      // Mail to the CSM is operational mail through the handoff side (issue #7).
+      logger.warn({ scenario: definition.id, step: effect.stepId }, 'send to the owner CSM is not delivered yet');
+      return [];
+    }
+    const request = (intentKey: string, contactId: string): EnqueueRequest => ({
+      intentKey,
+      contactId,
+      template: effect.template,
+      data: { ...(effect.data ?? {}) },
+      holdDuringHandoff: definition.during_handoff !== 'send',
+    });
+    if (to === 'contact') {
+      return enrollment.contactId === null ? [] : [{ request: request(effect.intentKey, enrollment.contactId) }];
+    }
+    const recipients = await this.enrollments.contactsWithRoles(m, enrollment.accountId, [to.role].flat());
+    return recipients.map((contactId) => {
+      const intentKey = `${effect.intentKey}:${contactId}`;
+      return {
+        request: request(intentKey, contactId),
+        recipientEffect: {
+          intentKey,
+          enrollmentId: enrollment.state.id,
+          kind: 'send',
+          stepId: effect.stepId,
+          payload: { recipient: contactId },
+        },
+      };
+    });
+  }
+
+  /** Performs a handoff or attribute effect; returns what the effect record links to. */
   private async perform(
     m: EntityManager,
-    effect: Effect,
+    effect: Exclude<Effect, { kind: 'send' }>,
     enrollment: ClaimedEnrollment,
     definition: ScenarioDefinition,
     now: Date,
-  ): Promise<void> {
+  ): Promise<EffectLink | undefined> {
     switch (effect.kind) {
-      case 'send': {
-        const to = effect.to ?? 'contact';
-        if (to === 'owner') {
-          // Mail to the CSM is operational mail through the handoff side (issue #7).
-          logger.warn({ scenario: definition.id, step: effect.stepId }, 'send to the owner CSM is not delivered yet');
-          return;
-        }
-        const recipients =
-          to === 'contact'
-            ? enrollment.contactId === null
-              ? []
-              : [enrollment.contactId]
-            : await this.enrollments.contactsWithRoles(m, enrollment.accountId, [to.role].flat());
-        for (const contactId of recipients) {
-          const intentKey = to === 'contact' ? effect.intentKey : `${effect.intentKey}:${contactId}`;
-          const { message } = await this.messages.enqueue(m, {
-            intentKey,
-            contactId,
-            template: effect.template,
-            data: { ...(effect.data ?? {}) },
-            holdDuringHandoff: definition.during_handoff !== 'send',
-          });
-          if (to === 'contact') {
-            await this.enrollments.linkEffect(m, effect.intentKey, { messageId: message.id });
-          } else {
-            await this.enrollments.recordEffects(
-              m,
-              enrollment.state.id,
-              [{ intentKey, kind: 'send', stepId: effect.stepId, payload: { recipient: contactId } }],
-              now,
-            );
-            await this.enrollments.linkEffect(m, intentKey, { messageId: message.id });
-          }
-        }
-        return;
-      }
       case 'handoff': {
         // One open handoff per account and reason: a repeat joins the open one's history.
         const { id } = await this.handoffs.raise(
@@ -285,21 +355,27 @@ export class ScenarioExecutor {
           },
           now,
         );
-        await this.enrollments.linkEffect(m, effect.intentKey, { handoffId: id });
-        return;
+        return { intentKey: effect.intentKey, handoffId: id };
       }
       case 'set': {
         const target = effect.set.on === 'contact' ? enrollment.contactId : enrollment.accountId;
-        if (target === null) return;
+        if (target === null) return undefined;
         const set = effect.set;
         if ('attribute' in set) await this.enrollments.setAttribute(m, set.on, target, set.attribute, set.value);
         else
           await this.enrollments.changeTag(m, set.on, target, 'tag' in set ? { add: set.tag } : { remove: set.untag });
-        return;
+        return undefined;
       }
       case 'assign':
-        return;
+        return undefined;
     }
+  }
+
+  private logFailure(error: unknown, enrollment: ClaimedEnrollment): void {
+    logger.error(
+      { err: error, enrollment: enrollment.state.id, scenario: enrollment.scenarioId },
+      'scenario step failed; the enrollment is retried when its lease expires',
+    );
   }
 
   /** A stored scenario version, compiled once per process. */
