@@ -418,16 +418,30 @@ steps:
     await h.scenario('down-hourly', check('every 1h'));
     await h.scenario('down-morning', check('daily at 09:00'));
     await h.scenario('down-evening', check('daily at 22:00'));
+    // A segment check follows the same rule (who entered meanwhile is found by the next check).
+    await h.scenario(
+      'down-segment',
+      `subject: account
+${cohort('downtime')}
+trigger:
+  segment: { entered: at-risk, check: daily at 22:00 }
+steps:
+  - { id: notice, send: low-usage/help-offer, to: { role: admin } }`,
+    );
     const checks = ['down-hourly', 'down-morning', 'down-evening'];
     h.at('2027-02-02T23:00:00.000Z'); // Wednesday 08:00 in Tokyo (the scenarios' zone)
     await h.account('dt-acct', { attributes: { cohort: 'downtime' } });
     await h.contact('dt-acct', 'dt-idle');
     const ran = async (iso: string) => {
       h.at(iso);
-      const report = await h.tick(checks);
-      return checks.filter((id) => report.conditions.has(id));
+      const report = await h.tick([...checks, 'down-segment']);
+      return [
+        ...checks.filter((id) => report.conditions.has(id)),
+        ...(report.segments.has('down-segment') ? ['down-segment'] : []),
+      ];
     };
-    expect(await ran('2027-02-02T23:00:00.000Z')).toEqual(checks); // newly active: each checks at once
+    // Newly active: each checks at once.
+    expect(await ran('2027-02-02T23:00:00.000Z')).toEqual([...checks, 'down-segment']);
     expect(await ran('2027-02-02T23:30:00.000Z')).toEqual([]);
     // Down from 08:30 to 14:30: the hourly check runs once (not six times), the 09:00 one runs late, once.
     expect(await ran('2027-02-03T05:30:00.000Z')).toEqual(['down-hourly', 'down-morning']);
@@ -436,7 +450,7 @@ steps:
     // Down from 21:00 to 03:00: the 22:00 check's day is over; it waits for tonight's.
     expect(await ran('2027-02-03T18:00:00.000Z')).toEqual(['down-hourly']);
     expect(await ran('2027-02-04T12:59:00.000Z')).toEqual(['down-hourly', 'down-morning']); // 21:59
-    expect(await ran('2027-02-04T13:00:00.000Z')).toEqual(['down-hourly', 'down-evening']); // 22:00
+    expect(await ran('2027-02-04T13:00:00.000Z')).toEqual(['down-hourly', 'down-evening', 'down-segment']); // 22:00
     // Hourly: 08:00, 14:30, 21:00, 03:00, 21:59 (at 22:00 it ran but the contact was cooling down).
     const entered = async (id: string) => (await h.enrollments(id)).length;
     expect([await entered('down-hourly'), await entered('down-morning'), await entered('down-evening')]).toEqual([

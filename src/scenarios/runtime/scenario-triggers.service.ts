@@ -200,6 +200,9 @@ export class ScenarioTriggers {
       const zone = definition.time_zone ?? this.config.defaults.timeZone;
       const dueAt = lastScheduledTime(trigger.check, now, zone);
       const firstCheck = (await this.enrollments.lastCheck(definition.id, 'segment')) === undefined;
+      // Like condition checks: a missed `daily`/`weekdays` check runs late only on its own day.
+      // Nobody is lost: the next check compares with the last snapshot and finds them.
+      if (!firstCheck && !sameWindow(trigger.check, dueAt, now, zone)) continue;
       if (!(await this.enrollments.claimCheck(definition.id, 'segment', dueAt, now))) continue;
       const settings = this.settings(s);
       const subjectColumn = definition.subject === 'contact' ? 'contact_id' : 'account_id';
