@@ -311,6 +311,54 @@ steps:
     ]);
   });
 
+  it("a contact's date offset follows the contact's own zone, in the scan and in explain", async () => {
+    write(
+      'contact-date-test',
+      `subject: contact
+trigger:
+  date: { fact: account.renewal_date, offsets: [-30d], at: '09:00' }
+entry: { once_per: contact }
+steps:
+  - { id: notice, send: renewal/value-review }`,
+    );
+    await registry.reload();
+    const created = await t.api('POST', '/api/accounts', {
+      externalId: 'zone-acct',
+      name: 'zone-acct',
+      renewalDate: '2027-01-31',
+      timeZone: 'Asia/Tokyo',
+    });
+    expect(created.status).toBe(201);
+    for (const [externalId, timeZone] of [
+      ['zone-tokyo', 'Asia/Tokyo'],
+      ['zone-la', 'America/Los_Angeles'],
+    ] as const) {
+      const c = await t.api('POST', '/api/contacts', {
+        externalId,
+        accountExternalId: 'zone-acct',
+        email: `${externalId}@example.com`,
+        timeZone,
+        consent: { basis: 'existing_relationship' },
+      });
+      expect(c.status).toBe(201);
+    }
+    // 2027-01-01 10:00 in Los Angeles (30 days before the renewal there) is already the 2nd in Tokyo.
+    t.clock.set(new Date('2027-01-01T18:00:00Z'));
+    expect((await triggers.scanDates(registry.active())).get('contact-date-test')).toBe(1);
+    const entered: { external_id: string }[] = await t.db.dataSource.query(
+      `SELECT c.external_id FROM enrollments e JOIN contacts c ON c.id = e.contact_id WHERE e.scenario_id = 'contact-date-test'`,
+    );
+    expect(entered).toEqual([{ external_id: 'zone-la' }]);
+    const triggerHolds = async (subject: string) => {
+      const body = (await t.api('GET', `/api/scenarios/contact-date-test/explain?subject=${subject}`)).json() as {
+        checks: { part: string; holds: boolean }[];
+      };
+      return body.checks.filter((c) => c.part === 'trigger').map((c) => c.holds);
+    };
+    expect(await triggerHolds('zone-la')).toEqual([true]);
+    expect(await triggerHolds('zone-tokyo')).toEqual([false]);
+  });
+
   it('a segment trigger enrolls subjects entering the segment, not those already in it at activation', async () => {
     write(
       'segment-entry-test',

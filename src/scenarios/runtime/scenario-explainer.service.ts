@@ -71,11 +71,14 @@ export class ScenarioExplainer {
       contact: subject.contact,
       enrollment: undefined,
     };
-    const checks = checked.map((c, i) => ({
-      part: i < audienceCount ? ('audience' as const) : ('trigger' as const),
-      condition: c.text,
-      holds: evaluateCondition(c.checked, ctx),
-    }));
+    // A date trigger counts days on the recipient's calendar: a contact's own zone first.
+    const recipientZone = subject.contact?.timeZone ?? subject.account.timeZone;
+    const triggerCtx =
+      'date' in definition.trigger ? { ...ctx, account: { ...subject.account, timeZone: recipientZone } } : ctx;
+    const checks = checked.map((c, i) => {
+      const part = i < audienceCount ? ('audience' as const) : ('trigger' as const);
+      return { part, condition: c.text, holds: evaluateCondition(c.checked, part === 'audience' ? ctx : triggerCtx) };
+    });
     const audienceHolds = checks.filter((c) => c.part === 'audience').every((c) => c.holds);
     const triggerChecks = checks.filter((c) => c.part === 'trigger');
     // A date trigger enrolls on any of its offsets; a condition or segment trigger when it holds.
