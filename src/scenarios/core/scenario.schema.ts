@@ -118,7 +118,7 @@ const recipientSchema = describe(
     z.literal('owner'),
     z.strictObject({ role: z.union([roleSchema, z.array(roleSchema).min(1)]) }),
   ]),
-  "Who receives the mail: `contact` (the enrolled contact), `owner` (the account's CSM) or `{ role: [operator, decision_maker] }` (the account's active contacts with one of these roles).",
+  "Who receives the mail: `contact` (the enrolled contact) or `{ role: [operator, decision_maker] }` (the account's active contacts with one of these roles). `owner` is refused with a hint: the owner CSM is told through a handoff step.",
 );
 
 const waitUntilSchema = z.strictObject({

@@ -326,7 +326,13 @@ function checkStep(step: Step, path: DataPath, c: StepCheck): void {
     if (to === 'contact' && c.subject === 'account') {
       c.push(
         step.to === undefined ? path : [...path, 'to'],
-        'an account scenario has no single contact: say to: { role: [...] } or to: owner',
+        'an account scenario has no single contact: say to: { role: [...] }',
+      );
+    }
+    if (to === 'owner') {
+      c.push(
+        [...path, 'to'],
+        "templates go to contacts (their unsubscribe link, their consent): to tell the owner CSM, use a handoff step (handoff: { to: owner, reason: ..., kind: request, priority: low, note: '...' })",
       );
     }
   } else if ('wait_for' in step) {

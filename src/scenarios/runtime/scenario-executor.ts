@@ -296,8 +296,11 @@ export class ScenarioExecutor {
   ): Promise<SendIntent[]> {
     const to = effect.to ?? 'contact';
     if (to === 'owner') {
-      // Mail to the CSM is operational mail through the handoff side (issue #7).
-      logger.warn({ scenario: definition.id, step: effect.stepId }, 'send to the owner CSM is not delivered yet');
+      // The validator refuses it (the owner CSM is told through a handoff); a version stored before that sends nothing.
+      logger.warn(
+        { scenario: definition.id, step: effect.stepId },
+        'send to the owner CSM skipped: use a handoff step',
+      );
       return [];
     }
     const request = (intentKey: string, contactId: string): EnqueueRequest => ({
