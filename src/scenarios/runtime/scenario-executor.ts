@@ -135,7 +135,10 @@ export class ScenarioExecutor {
       const bySubject = new Map<string, SubjectSnapshot>(
         subjects.map((s) => [scope === 'contact' ? s.contact!.id : s.account.id, s]),
       );
-      const activity = await this.enrollments.activity(group.map((c) => c.state.id));
+      // Opens and clicks of earlier sends: an enrollment that never ran a step has none.
+      const activity = await this.enrollments.activity(
+        group.filter((c) => Object.keys(c.state.visits).length > 0).map((c) => c.state.id),
+      );
       const arrived = await this.enrollments.eventsArrived(
         options.replay ? now : undefined,
         group.flatMap((c) => {
