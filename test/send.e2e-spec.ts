@@ -579,6 +579,34 @@ describe('send pipeline', () => {
       expect(statuses).toEqual(['frequency_cap', null].sort());
     });
 
+    it('a message that cannot be rendered ends dead with the reason, once; the rest of the batch is sent', async () => {
+      const c = await contact();
+      const broken = await enqueue(c.contactId, 'account/notice');
+      const fine = await enqueue(c.contactId, 'onboarding/first-steps');
+      const render = renderer.render.bind(renderer);
+      const failing = jest
+        .spyOn(renderer, 'render')
+        .mockImplementation((request) =>
+          request.template === 'account/notice'
+            ? Promise.reject(new Error('helper formatDate failed'))
+            : render(request),
+        );
+      try {
+        expect(await worker(outbox()).runOnce(clock.now())).toMatchObject({ dead: 1, sent: 1 });
+      } finally {
+        failing.mockRestore();
+      }
+      expect(await row(broken.id)).toMatchObject({
+        status: 'dead',
+        status_reason: 'render_failed: helper formatDate failed',
+      });
+      expect((await events(broken.id)).map((e) => e.type)).toEqual(['email.dead']);
+      expect((await row(fine.id)).status).toBe('sent');
+      // Not claimed again: nothing left to do.
+      clock.advance(10 * 60_000);
+      expect(await worker(outbox()).runOnce(clock.now())).toMatchObject({ dead: 0, sent: 0 });
+    });
+
     it('dead-letters a message whose window passed while the scheduler was down', async () => {
       const c = await contact();
       const message = await enqueue(c.contactId, 'onboarding/first-steps', {

@@ -78,7 +78,8 @@ export class MessageQueue {
   /**
    * Enqueues many messages in a few statements (a scenario batch): one recipient query and one
    * insert. Kind, topic and locale come from the template catalog without rendering; the
-   * content is rendered at send time, where a failure is recorded on the message. Idempotent
+   * content is rendered at send time, where a render failure ends the message as `dead` with
+   * reason `render_failed: ...` (and an `email.dead` event). Idempotent
    * per intent key like `enqueue`. Returns the message id of every intent key. Throws when a
    * template or contact is unknown (the caller retries its items one by one to isolate it).
    */

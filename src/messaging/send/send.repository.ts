@@ -232,6 +232,8 @@ export class SendRepository {
       );
       for (const r of stored) ids.set(r.intent_key, r.id);
     }
+    const lost = messages.find((m) => !ids.has(m.intentKey));
+    if (lost) throw new Error(`Intent key conflict without a stored message: ${lost.intentKey}`);
     return ids;
   }
 

@@ -264,8 +264,12 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
       try {
         prepared.push(await this.prepare(r, now));
       } catch (error) {
+        // A message that cannot be rendered (its template gone, a helper failing on its data)
+        // would fail the same way at every retry: it ends as dead, with the reason on the row.
         r.release();
-        logger.error({ err: error, messageId: r.message.id }, 'render failed; left to lease expiry');
+        const reason = `render_failed: ${error instanceof Error ? error.message : String(error)}`;
+        logger.error({ err: error, messageId: r.message.id }, 'render failed; message is dead');
+        outcomes.set(r.message.id, await this.finish(r.message, now, 'dead', reason, 'email.dead'));
       }
     }
     if (prepared.length === 0) return;
