@@ -10,19 +10,19 @@ interface SqlRunner {
  * anything but 'human' (machine, bot), which roll up as `<type>.machine`, so counts of
  * `email.opened` and `email.clicked` are human ones only.
  */
-const ROLLUP_TYPE = `CASE WHEN e.type IN ('email.opened', 'email.clicked') AND e.props->>'classification' <> 'human'
+export const ROLLUP_TYPE = `CASE WHEN e.type IN ('email.opened', 'email.clicked') AND e.props->>'classification' <> 'human'
                      THEN e.type || '.machine' ELSE e.type END`;
 
 /** The UTC calendar day of an event. */
-const UTC_DAY = `(e.occurred_at AT TIME ZONE 'UTC')::date`;
+export const UTC_DAY = `(e.occurred_at AT TIME ZONE 'UTC')::date`;
 
 /** Site section: the first segment of a page view's path, lowercased, at most 64 characters ('' for '/'). */
-const SECTION = `CASE WHEN e.type = 'site.page_viewed'
+export const SECTION = `CASE WHEN e.type = 'site.page_viewed'
                      THEN left(lower(split_part(ltrim(coalesce(e.props->>'path', ''), '/'), '/', 1)), 64)
                      ELSE '' END`;
 
 /** A visitor id in the canonical text form of a uuid (events.visitor_id is text; anything else is skipped). */
-const UUID_TEXT = `'^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'`;
+export const UUID_TEXT = `'^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'`;
 
 /**
  * The three grouped upserts that add the events of `source` (the events table, or the
@@ -32,7 +32,7 @@ const UUID_TEXT = `'^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
  * each other. Events naming an account or contact that does not exist are left out: events
  * carry no foreign keys, the rollups do, and a missing parent must not fail an ingest.
  */
-function rollupUpserts(source: string): string[] {
+export function rollupUpserts(source: string): string[] {
   return [
     `INSERT INTO account_daily_usage AS t (account_id, type, day, events)
        SELECT g.account_id, g.type, g.day, g.events

@@ -1,5 +1,8 @@
+import { SchedulerRegistry } from '@nestjs/schedule';
 import { randomUUID } from 'node:crypto';
 import { backfillUsageRollups, UsageRollups1764400000000 } from '../migrations/1764400000000-usage-rollups';
+import { DeferredUsageRollups1764800000000 } from '../migrations/1764800000000-deferred-usage-rollups';
+import { UsageRollups } from '../src/metrics/usage-rollups.service';
 import { TrackingRecorder } from '../src/tracking/tracking-recorder.service';
 import { TrackingRetentionService } from '../src/tracking/tracking-retention.service';
 import { TrackingRepository } from '../src/tracking/tracking.repository';
@@ -37,6 +40,9 @@ describe('daily usage rollups', () => {
   beforeAll(async () => {
     t = await createTestApp({ SITE_ORIGINS: SITE, TRACKING_RECORD_LIMIT_PER_MINUTE: '1000' });
     recorder = t.app.get(TrackingRecorder);
+    // The tests fold when they read; the worker's per-second fold would race the "not yet folded" checks.
+    const schedules = t.app.get(SchedulerRegistry);
+    if (schedules.getIntervals().includes('usage-rollups')) schedules.deleteInterval('usage-rollups');
   });
   afterAll(async () => {
     await t.close();
@@ -70,8 +76,12 @@ describe('daily usage rollups', () => {
     return rows[0]!.id;
   }
 
+  /** Folds the pending deltas (as the worker does every second). */
+  const fold = (): Promise<number> => t.app.get(UsageRollups).fold();
+
   /** `day type events` lines of one account's rollup. */
   async function accountUsage(externalId: string): Promise<string[]> {
+    await fold();
     const rows: { line: string }[] = await t.db.dataSource.query(
       `SELECT u.day::text || ' ' || u.type || ' ' || u.events AS line
          FROM account_daily_usage u JOIN accounts a ON a.id = u.account_id
@@ -83,6 +93,7 @@ describe('daily usage rollups', () => {
 
   /** `account day type events` lines of one contact's rollup. */
   async function contactUsage(externalId: string): Promise<string[]> {
+    await fold();
     const rows: { line: string }[] = await t.db.dataSource.query(
       `SELECT a.external_id || ' ' || u.day::text || ' ' || u.type || ' ' || u.events AS line
          FROM contact_daily_usage u JOIN contacts c ON c.id = u.contact_id JOIN accounts a ON a.id = u.account_id
@@ -94,6 +105,7 @@ describe('daily usage rollups', () => {
 
   /** `day type section events` lines of one visitor's site rollup. */
   async function visitorUsage(visitorId: string): Promise<string[]> {
+    await fold();
     const rows: { line: string }[] = await t.db.dataSource.query(
       `SELECT day::text || ' ' || type || ' ' || section || ' ' || events AS line
          FROM visitor_daily_site WHERE visitor_id = $1 ORDER BY day, type, section`,
@@ -103,6 +115,7 @@ describe('daily usage rollups', () => {
   }
 
   async function snapshot(): Promise<RollupSnapshot> {
+    await fold();
     const lines = async (sql: string) => (await t.db.dataSource.query<{ line: string }[]>(sql)).map((r) => r.line);
     return {
       account: await lines(
@@ -438,27 +451,57 @@ describe('daily usage rollups', () => {
     expect(await snapshot()).toEqual(before);
   });
 
-  it('migration down drops everything it created, and up rebuilds the rollups from the log', async () => {
+  it('ingest only appends grouped counts; a fold moves them into the rollups once, even with folds at once', async () => {
+    await createAccounts(['rd']);
+    expect(await accountUsage('rd')).toEqual([]);
+    const login = (id: string, at: string): UsageEventBody => ({
+      id,
+      type: 'login',
+      occurredAt: at,
+      accountExternalId: 'rd',
+      contactExternalId: 'rd-1',
+    });
+    await ingest([login('rd-a', '2026-10-30T01:00:00Z'), login('rd-b', '2026-10-30T02:00:00Z')]);
+    await ingest([login('rd-c', '2026-10-30T03:00:00Z'), login('rd-d', '2026-10-31T03:00:00Z')]);
+    // Not in the rollups yet: two batches, each one account row per day and one contact row per day.
+    const raw: { n: number }[] = await t.db.dataSource.query(
+      `SELECT count(*)::int AS n FROM account_daily_usage u JOIN accounts a ON a.id = u.account_id WHERE a.external_id = 'rd'`,
+    );
+    expect(raw[0]!.n).toBe(0);
+    const pending: { n: number }[] = await t.db.dataSource.query(`SELECT count(*)::int AS n FROM usage_rollup_deltas`);
+    expect(pending[0]!.n).toBe(6);
+    // Three folds at once (on PostgreSQL, three connections): each delta is folded by exactly one.
+    const folded = await Promise.all([fold(), fold(), fold()]);
+    expect(folded.reduce((a, b) => a + b, 0)).toBe(6);
+    expect(await accountUsage('rd')).toEqual(['2026-10-30 login 3', '2026-10-31 login 1']);
+    expect(await contactUsage('rd-1')).toEqual(['rd 2026-10-30 login 3', 'rd 2026-10-31 login 1']);
+    expect(await fold()).toBe(0);
+  });
+
+  it('migrations down drop everything they created, and up rebuild the rollups from the log', async () => {
     const before = await snapshot();
-    const migration = new UsageRollups1764400000000();
+    const rollups = new UsageRollups1764400000000();
+    const deferred = new DeferredUsageRollups1764800000000();
     const runner = t.db.dataSource.createQueryRunner();
     try {
       await runner.startTransaction();
-      await migration.down(runner);
+      await deferred.down(runner);
+      await rollups.down(runner);
       const left = (await runner.query(
-        `SELECT (SELECT count(*) FROM pg_class WHERE relname IN ('account_daily_usage', 'contact_daily_usage', 'visitor_daily_site', 'ix_contact_daily_usage_account_day'))
-              + (SELECT count(*) FROM pg_proc WHERE proname = 'events_roll_up_usage')
+        `SELECT (SELECT count(*) FROM pg_class WHERE relname IN ('account_daily_usage', 'contact_daily_usage', 'visitor_daily_site', 'ix_contact_daily_usage_account_day', 'usage_rollup_deltas'))
+              + (SELECT count(*) FROM pg_proc WHERE proname IN ('events_roll_up_usage', 'usage_rollups_fold'))
               + (SELECT count(*) FROM pg_trigger WHERE tgname = 'tr_events_roll_up_usage') AS n`,
       )) as { n: string | number }[];
       expect(Number(left[0]!.n)).toBe(0);
-      await migration.up(runner);
+      await rollups.up(runner);
+      await deferred.up(runner);
       await runner.commitTransaction();
     } finally {
       if (runner.isTransactionActive) await runner.rollbackTransaction();
       await runner.release();
     }
     expect(await snapshot()).toEqual(before);
-    // The trigger is back.
+    // The trigger is back, feeding the deltas.
     await ingest([{ id: 'after-up', type: 'login', occurredAt: '2026-10-30T20:00:00Z', accountExternalId: 'rb' }]);
     expect(await accountUsage('rb')).toEqual(['2026-10-30 login 1', '2026-10-31 login 1']);
   });

@@ -6,6 +6,7 @@ import { UsageRollups1764400000000 } from '../../migrations/1764400000000-usage-
 import { ScenarioRuntime1764500000000 } from '../../migrations/1764500000000-scenario-runtime';
 import { ScenarioBenchIndexes1764600000000 } from '../../migrations/1764600000000-scenario-bench-indexes';
 import { Handoffs1764700000000 } from '../../migrations/1764700000000-handoffs';
+import { DeferredUsageRollups1764800000000 } from '../../migrations/1764800000000-deferred-usage-rollups';
 
 /** Every migration, in order. `npm run migrate` and boot run the pending ones. */
 export const migrations = [
@@ -17,4 +18,5 @@ export const migrations = [
   ScenarioRuntime1764500000000,
   ScenarioBenchIndexes1764600000000,
   Handoffs1764700000000,
+  DeferredUsageRollups1764800000000,
 ];

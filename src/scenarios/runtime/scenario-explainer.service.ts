@@ -5,6 +5,7 @@ import { DomainError, ErrorCode } from '../../common/domain-error';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
 import { factSettingsFrom } from '../../metrics/fact-settings';
 import { FactSnapshotRepository } from '../../metrics/fact-snapshot.repository';
+import { UsageRollups } from '../../metrics/usage-rollups.service';
 import { evaluateCondition, requirementsOf } from '../core/expression';
 import { analyzeWithCatalog } from '../core/scenario-expressions';
 import type { ScenarioDefinition } from '../core/scenario.schema';
@@ -35,6 +36,7 @@ export class ScenarioExplainer {
   constructor(
     private readonly registry: ScenarioRegistry,
     private readonly snapshots: FactSnapshotRepository,
+    private readonly rollups: UsageRollups,
     private readonly dataSource: DataSource,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -50,6 +52,8 @@ export class ScenarioExplainer {
     ]);
     const id = rows[0]?.id;
     if (id === undefined) throw new DomainError(ErrorCode.NotFound, `No ${definition.subject} ${externalId}`);
+    // Exact usage counts: fold what ingest appended since the worker's last fold.
+    await this.rollups.fold();
     const now = this.clock.now();
     const audience = audienceParts(definition);
     const audienceCount = audience.length;

@@ -6,6 +6,7 @@ import { HandoffsCoreModule } from '../../handoffs/handoffs-core.module';
 import { ScenarioRegistryModule } from './scenario-registry.module';
 import { ScenarioExecutor } from './scenario-executor';
 import { ScenarioTriggers } from './scenario-triggers.service';
+import { UsageRollupsWorker } from '../../metrics/usage-rollups.service';
 import { ScenarioWorker } from './scenario-worker.service';
 
 /**
@@ -15,7 +16,15 @@ import { ScenarioWorker } from './scenario-worker.service';
  */
 @Module({
   imports: [ScenarioRegistryModule, HandoffsCoreModule],
-  providers: [EventsRepository, SendRepository, MessageQueue, ScenarioExecutor, ScenarioTriggers, ScenarioWorker],
+  providers: [
+    EventsRepository,
+    SendRepository,
+    MessageQueue,
+    ScenarioExecutor,
+    ScenarioTriggers,
+    ScenarioWorker,
+    UsageRollupsWorker,
+  ],
   exports: [ScenarioExecutor, ScenarioTriggers],
 })
 export class ScenarioRuntimeModule {}

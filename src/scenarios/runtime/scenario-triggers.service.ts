@@ -1,8 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { DateTime } from 'luxon';
 import { Clock } from '../../common/clock';
 import { logger } from '../../common/logger';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
+import { UsageRollups } from '../../metrics/usage-rollups.service';
 import { buildPopulationQuery } from '../../metrics/fact-sql';
 import { factSettingsFrom } from '../../metrics/fact-settings';
 import type { CheckedExpression } from '../core/expression';
@@ -93,10 +94,13 @@ export class ScenarioTriggers {
     private readonly enrollments: EnrollmentsRepository,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    /** Live scans fold pending usage first; the simulator's sandbox has none (folded before it starts). */
+    @Optional() private readonly rollups?: UsageRollups,
   ) {}
 
   /** Runs every condition trigger whose scheduled time has come (once across instances). */
   async scanConditions(scenarios: readonly LoadedScenario[]): Promise<Map<string, number>> {
+    await this.rollups?.fold();
     const now = this.clock.now();
     const entered = new Map<string, number>();
     for (const s of scenarios) {
@@ -191,6 +195,7 @@ export class ScenarioTriggers {
    * everyone already there.
    */
   async scanSegments(scenarios: readonly LoadedScenario[]): Promise<Map<string, number>> {
+    await this.rollups?.fold();
     const now = this.clock.now();
     const entered = new Map<string, number>();
     for (const s of scenarios) {
@@ -245,6 +250,7 @@ export class ScenarioTriggers {
    * (the planner decides; goals using opened()/clicked() are checked when the enrollment runs).
    */
   async scanGoals(scenarios: readonly LoadedScenario[]): Promise<Map<string, number>> {
+    await this.rollups?.fold();
     const now = this.clock.now();
     const woken = new Map<string, number>();
     for (const s of scenarios) {

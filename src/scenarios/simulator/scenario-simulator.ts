@@ -21,6 +21,7 @@ import { HandoffsService } from '../../handoffs/handoffs.service';
 import { MessageQueue } from '../../messaging/send/message-queue.service';
 import { SendRepository } from '../../messaging/send/send.repository';
 import { FactSnapshotRepository } from '../../metrics/fact-snapshot.repository';
+import { UsageRollups } from '../../metrics/usage-rollups.service';
 import type { AdvanceResult } from '../core/runtime/planner';
 import type { CompiledScenario } from '../core/runtime/compiled-scenario';
 import type { CatalogDefinition } from '../core/scenario.schema';
@@ -82,6 +83,8 @@ export class ScenarioSimulator {
   async run(input: SimulationInput): Promise<SimulationReport> {
     const { compiled, catalog, file } = input.scenario;
     const definition = compiled.definition;
+    // History up to now in the rollups (folding moves counts, it changes no total); the sandbox then reads them.
+    await new UsageRollups(this.dataSource).fold();
     const sandbox = await enterSandbox(this.dataSource);
     try {
       const clock = new ManualClock(input.from);
