@@ -57,7 +57,13 @@ export async function stopTend(tend: TendProcess): Promise<number | null> {
   return tend.exited;
 }
 
-let nextPort = 39_000 + Math.floor(Math.random() * 2_000);
+/**
+ * Ports for spawned servers: below Linux's ephemeral range (32768-60999), so no outgoing
+ * connection (a database client, a fetch) can be holding one, and a range of 400 per Jest
+ * worker, so parallel test files never pick the same one (the old 39,000+ picks collided
+ * with ephemeral ports: EADDRINUSE).
+ */
+let nextPort = 20_000 + (Number(process.env.JEST_WORKER_ID ?? '0') % 30) * 400 + Math.floor(Math.random() * 200);
 export function freePort(): number {
   nextPort += 1;
   return nextPort;
