@@ -57,7 +57,12 @@ const callerEventIdSchema = z
   .regex(/^\S+$/, 'must not contain whitespace')
   .refine(isStorableText, 'must not contain NUL characters or unpaired surrogates');
 
-const propsSchema = z.record(z.string(), z.unknown()).superRefine((props, ctx) => {
+/**
+ * A JSON object within PROPS_LIMITS. checkPropsBounds walks it once (shape, depth, keys,
+ * strings, size); a generic record schema would walk it a second time and cost as much as
+ * the rest of the event's validation.
+ */
+const propsSchema = z.custom<Record<string, unknown>>().superRefine((props, ctx) => {
   for (const issue of checkPropsBounds(props)) {
     ctx.addIssue({ code: 'custom', path: issue.path === '' ? [] : issue.path.split('.'), message: issue.message });
   }

@@ -31,12 +31,19 @@ export function checkPropsBounds(props: unknown, limits: PropsLimits = PROPS_LIM
   const issues: FieldIssue[] = [];
   let keyCount = 0;
   let tooDeep = false;
+  // An upper bound of the UTF-8 bytes of JSON.stringify(props), summed during the walk: a
+  // character takes at most 6 bytes (a control character escaped as \u00XX), a number at most
+  // 24. Small props (nearly all) are then never serialized here.
+  let maxBytes = 2;
+  // The current path, as a stack: a string is built only for a problem.
+  const path: string[] = [];
 
-  const add = (path: string[], message: string) => {
-    if (issues.length < MAX_ISSUES) issues.push({ path: path.join('.'), message });
+  const add = (at: string[], message: string) => {
+    if (issues.length < MAX_ISSUES) issues.push({ path: at.join('.'), message });
   };
 
-  const checkString = (value: string, path: string[], what: string) => {
+  const checkString = (value: string, what: string) => {
+    maxBytes += value.length * 6 + 3;
     if (value.length > limits.maxStringLength) {
       add(path, `${what} must be at most ${limits.maxStringLength} characters`);
     } else if (!isStorableText(value)) {
@@ -44,35 +51,46 @@ export function checkPropsBounds(props: unknown, limits: PropsLimits = PROPS_LIM
     }
   };
 
-  const walk = (value: unknown, path: string[], level: number): void => {
+  const walk = (value: unknown, level: number): void => {
     if (issues.length >= MAX_ISSUES) return;
     if (typeof value === 'string') {
-      checkString(value, path, 'strings');
+      checkString(value, 'strings');
       return;
     }
-    if (value === null || typeof value !== 'object') return;
+    if (value === null || typeof value !== 'object') {
+      maxBytes += 25;
+      return;
+    }
     if (level > limits.maxDepth) {
       tooDeep = true;
       add(path, `must be nested at most ${limits.maxDepth} levels deep (props itself is level 1)`);
       return;
     }
+    maxBytes += 2;
     if (Array.isArray(value)) {
-      value.forEach((item, index) => walk(item, [...path, String(index)], level + 1));
+      for (let index = 0; index < value.length; index++) {
+        path.push(String(index));
+        walk(value[index], level + 1);
+        path.pop();
+      }
       return;
     }
-    for (const [key, item] of Object.entries(value)) {
+    for (const key in value) {
+      if (!Object.hasOwn(value, key)) continue;
       keyCount += 1;
       if (keyCount === limits.maxKeys + 1)
         add([], `must have at most ${limits.maxKeys} keys in all, nested keys included`);
-      checkString(key, [...path, key], 'keys');
-      walk(item, [...path, key], level + 1);
+      path.push(key);
+      checkString(key, 'keys');
+      walk((value as Record<string, unknown>)[key], level + 1);
+      path.pop();
     }
   };
 
-  walk(props, [], 1);
+  walk(props, 1);
 
   // Serializing is safe once the depth is known to be bounded.
-  if (!tooDeep) {
+  if (!tooDeep && maxBytes > limits.maxBytes) {
     const bytes = Buffer.byteLength(JSON.stringify(props), 'utf8');
     if (bytes > limits.maxBytes) {
       add([], `must serialize to at most ${limits.maxBytes} bytes of JSON (got ${bytes})`);
