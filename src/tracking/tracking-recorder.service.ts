@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
+import { uuidV7 } from '../common/uuid-v7.util';
 import type { JsonObject } from '../common/json';
 import { logger } from '../common/logger';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
@@ -60,8 +60,9 @@ export class TrackingRecorder implements OnModuleDestroy {
     return this.buffer.accepting;
   }
 
+  /** A time-ordered key (UUID v7): the events' unique index takes it at its right edge. */
   newKey(): string {
-    return randomUUID();
+    return uuidV7();
   }
 
   stats(): RecorderStats {
