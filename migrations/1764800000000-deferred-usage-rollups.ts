@@ -95,6 +95,8 @@ export class DeferredUsageRollups1764800000000 implements MigrationInterface {
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
+    // No ingest may append deltas between the fold and the drop (they would be lost).
+    await queryRunner.query(`LOCK TABLE "events" IN SHARE MODE`);
     await queryRunner.query(triggerFunction(DIRECT_TRIGGER_BODY));
     await queryRunner.query(`SELECT "usage_rollups_fold"()`);
     await queryRunner.query(`DROP FUNCTION "usage_rollups_fold"()`);

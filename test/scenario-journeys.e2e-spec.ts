@@ -62,6 +62,25 @@ steps:
     expect(await h.sent('rx-late')).toEqual(['low-usage/nudge', 'low-usage/help-offer']);
   });
 
+  it('an event trigger whose audience reads usage counts the triggering event itself', async () => {
+    await h.scenario(
+      'usage-audience',
+      `audience: { when: "account.attributes.cohort == 'usage-audience' and account.logins_7d >= 1" }
+trigger:
+  event: { type: login }
+entry: { once_per: contact }
+steps:
+  - { id: hello, send: onboarding/welcome }`,
+    );
+    h.at('2026-12-01T01:00:00.000Z');
+    await h.account('ua-acct', { attributes: { cohort: 'usage-audience' } });
+    await h.contact('ua-acct', 'ua-first');
+    // The account's first login ever: the audience holds only once that login is in the rollups.
+    await h.events('login', 'ua-acct', 'ua-first');
+    expect((await h.tick(['usage-audience'])).events.get('usage-audience')).toBe(1);
+    expect(await h.sent('ua-first')).toEqual(['onboarding/welcome']);
+  });
+
   it('a goal met mid-journey converts it at once; exit_when ends a journey before its next step', async () => {
     await h.scenario(
       'goal-and-exit',

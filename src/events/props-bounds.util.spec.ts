@@ -44,6 +44,23 @@ describe('checkPropsBounds', () => {
     expect(checkPropsBounds(nested)).toHaveLength(1);
   });
 
+  it('finds oversized props made of many small values (the size is never underestimated)', () => {
+    const oversized = [
+      { a: Array.from({ length: 4088 }, () => []) }, // 12,271 bytes of empty arrays
+      { a: Array.from({ length: 2800 }, () => ({})) },
+      { a: Array.from({ length: 2000 }, () => -1.234567890123456e-300) },
+      { a: Array.from({ length: 3000 }, () => null) },
+      { a: Array.from({ length: 1000 }, () => '\u0001') }, // each escaped as \u0001: 9 bytes with quotes and comma
+    ];
+    for (const props of oversized) {
+      const bytes = Buffer.byteLength(JSON.stringify(props), 'utf8');
+      expect(bytes).toBeGreaterThan(8192);
+      expect(checkPropsBounds(props)).toEqual([
+        { path: '', message: `must serialize to at most 8192 bytes of JSON (got ${bytes})` },
+      ]);
+    }
+  });
+
   it('bounds string length and the serialized size', () => {
     expect(checkPropsBounds({ s: 'x'.repeat(1000) })).toEqual([]);
     expect(checkPropsBounds({ s: 'x'.repeat(1001) })).toEqual([

@@ -33,7 +33,8 @@ export function checkPropsBounds(props: unknown, limits: PropsLimits = PROPS_LIM
   let tooDeep = false;
   // An upper bound of the UTF-8 bytes of JSON.stringify(props), summed during the walk: a
   // character takes at most 6 bytes (a control character escaped as \u00XX), a number at most
-  // 24. Small props (nearly all) are then never serialized here.
+  // 24, and every value one more for the comma after it (containers: brackets and comma).
+  // Small props (nearly all) are then never serialized here.
   let maxBytes = 2;
   // The current path, as a stack: a string is built only for a problem.
   const path: string[] = [];
@@ -66,7 +67,7 @@ export function checkPropsBounds(props: unknown, limits: PropsLimits = PROPS_LIM
       add(path, `must be nested at most ${limits.maxDepth} levels deep (props itself is level 1)`);
       return;
     }
-    maxBytes += 2;
+    maxBytes += 3; // brackets and the comma after
     if (Array.isArray(value)) {
       for (let index = 0; index < value.length; index++) {
         path.push(String(index));

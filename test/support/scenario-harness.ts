@@ -68,9 +68,10 @@ export interface ScenarioHarness {
 export async function createScenarioHarness(overrides: NodeJS.ProcessEnv = {}): Promise<ScenarioHarness> {
   const t = await createTestApp(overrides);
   // The worker's @Interval ticks run on real time and would scan at whatever the virtual clock
-  // says in between a test's steps: the tests tick by hand instead.
+  // says in between a test's steps: the tests tick by hand instead. The per-second usage fold
+  // is stopped too: scans must fold themselves (a test would otherwise pass by its timing).
   const schedules = t.app.get(SchedulerRegistry);
-  for (const name of ['scenario-runtime', 'mail-send', 'handoff-notifications']) {
+  for (const name of ['scenario-runtime', 'mail-send', 'handoff-notifications', 'usage-rollups']) {
     if (schedules.getIntervals().includes(name)) schedules.deleteInterval(name);
   }
   const dir = t.config.scenariosDir;

@@ -98,9 +98,21 @@ export class ScenarioTriggers {
     @Optional() private readonly rollups?: UsageRollups,
   ) {}
 
+  /**
+   * Audiences and conditions may read usage facts: before a scan that has scenarios to
+   * check, pending usage counts are folded into the rollups, so every event stored before
+   * the scan counts (the trigger's own event included).
+   */
+  private async freshUsage(
+    scenarios: readonly LoadedScenario[],
+    scanned: (definition: LoadedScenario['compiled']['definition']) => boolean,
+  ): Promise<void> {
+    if (scenarios.some((s) => scanned(s.compiled.definition))) await this.rollups?.fold();
+  }
+
   /** Runs every condition trigger whose scheduled time has come (once across instances). */
   async scanConditions(scenarios: readonly LoadedScenario[]): Promise<Map<string, number>> {
-    await this.rollups?.fold();
+    await this.freshUsage(scenarios, (d) => 'condition' in d.trigger);
     const now = this.clock.now();
     const entered = new Map<string, number>();
     for (const s of scenarios) {
@@ -136,6 +148,7 @@ export class ScenarioTriggers {
    * Run with the condition checks; one exit and one enrolling statement per offset.
    */
   async scanDates(scenarios: readonly LoadedScenario[]): Promise<Map<string, number>> {
+    await this.freshUsage(scenarios, (d) => 'date' in d.trigger);
     const now = this.clock.now();
     const entered = new Map<string, number>();
     for (const s of scenarios) {
@@ -195,7 +208,7 @@ export class ScenarioTriggers {
    * everyone already there.
    */
   async scanSegments(scenarios: readonly LoadedScenario[]): Promise<Map<string, number>> {
-    await this.rollups?.fold();
+    await this.freshUsage(scenarios, (d) => 'segment' in d.trigger);
     const now = this.clock.now();
     const entered = new Map<string, number>();
     for (const s of scenarios) {
@@ -250,7 +263,7 @@ export class ScenarioTriggers {
    * (the planner decides; goals using opened()/clicked() are checked when the enrollment runs).
    */
   async scanGoals(scenarios: readonly LoadedScenario[]): Promise<Map<string, number>> {
-    await this.rollups?.fold();
+    await this.freshUsage(scenarios, (d) => d.goal !== undefined);
     const now = this.clock.now();
     const woken = new Map<string, number>();
     for (const s of scenarios) {
@@ -281,6 +294,7 @@ export class ScenarioTriggers {
 
   /** Enrolls subjects whose matching events reached the trigger's count since the last scan. */
   async scanEvents(scenarios: readonly LoadedScenario[]): Promise<Map<string, number>> {
+    await this.freshUsage(scenarios, (d) => 'event' in d.trigger);
     const now = this.clock.now();
     const entered = new Map<string, number>();
     for (const s of scenarios) {
