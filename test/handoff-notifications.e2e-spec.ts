@@ -5,7 +5,7 @@ import { rmSync } from 'node:fs';
 import { ManualClock } from '../src/common/clock';
 import { CoreModule } from '../src/common/core.module';
 import type { AppConfig } from '../src/config/app-config';
-import type { HandoffPriority, RaiseHandoff } from '../src/handoffs/handoff.types';
+import { type HandoffPriority, manualHandoff } from '../src/handoffs/handoff.types';
 import { HandoffWorker } from '../src/handoffs/handoff-worker.service';
 import { HandoffsService } from '../src/handoffs/handoffs.service';
 import { HandoffsWorkerModule } from '../src/handoffs/handoffs-worker.module';
@@ -81,20 +81,7 @@ describe('handoff notifications (mail through SMTP, webhooks, escalation, digest
   }
 
   async function raise(accountId: string, reason: string, reasonText: string, priority: HandoffPriority) {
-    const input: RaiseHandoff = {
-      accountId,
-      contactId: null,
-      reason,
-      reasonText,
-      kind: 'risk',
-      priority,
-      note: null,
-      source: 'api',
-      scenarioId: null,
-      stepId: null,
-      enrollmentId: null,
-      intentKey: null,
-    };
+    const input = manualHandoff({ accountId, contactId: null, reason, reasonText, kind: 'risk', priority });
     return db.dataSource.transaction((m) => handoffs.raise(m, input, clock.now()));
   }
 

@@ -1,4 +1,4 @@
-import type { HandoffKind, HandoffPriority } from '../src/handoffs/handoff.types';
+import { type HandoffKind, type HandoffPriority, manualHandoff } from '../src/handoffs/handoff.types';
 import { HandoffsService } from '../src/handoffs/handoffs.service';
 import { SendWorker } from '../src/messaging/send/send.worker';
 import { createScenarioHarness, type ScenarioHarness } from './support/scenario-harness';
@@ -50,20 +50,7 @@ describe(`handoffs (${testEngine()})`, () => {
     h.t.db.dataSource.transaction((m) =>
       handoffs.raise(
         m,
-        {
-          accountId,
-          contactId: o.contactId,
-          reason,
-          reasonText: null,
-          kind: o.kind,
-          priority: o.priority,
-          note: null,
-          source: 'api',
-          scenarioId: null,
-          stepId: null,
-          enrollmentId: null,
-          intentKey: null,
-        },
+        manualHandoff({ accountId, contactId: o.contactId, reason, kind: o.kind, priority: o.priority }),
         h.t.clock.now(),
       ),
     );

@@ -23,10 +23,8 @@ export const HANDOFF_EVENT_TYPES = {
   escalated: 'handoff.escalated',
 } as const;
 
-/** What raises a handoff: a scenario step, or a person through the API. */
-export interface RaiseHandoff {
-  accountId: string;
-  contactId: string | null;
+/** Why and by what a handoff was raised: stored on it as given. */
+interface HandoffOrigin {
   /** A code: a-z, 0-9, _ (one open handoff per account and reason). */
   reason: string;
   reasonText: string | null;
@@ -36,9 +34,32 @@ export interface RaiseHandoff {
   source: 'scenario' | 'api';
   scenarioId: string | null;
   stepId: string | null;
+}
+
+/** What raises a handoff: a scenario step, or a person through the API. */
+export interface RaiseHandoff extends HandoffOrigin {
+  accountId: string;
+  contactId: string | null;
   enrollmentId: string | null;
   /** The scenario step occurrence (or `api:<caller key>`): raising twice with it is one raise. */
   intentKey: string | null;
+}
+
+/** A handoff raised by a person (the admin API): no scenario behind it. */
+export function manualHandoff(
+  input: Pick<RaiseHandoff, 'accountId' | 'contactId' | 'reason' | 'kind' | 'priority'> &
+    Partial<Pick<RaiseHandoff, 'reasonText' | 'note' | 'intentKey'>>,
+): RaiseHandoff {
+  return {
+    reasonText: null,
+    note: null,
+    intentKey: null,
+    ...input,
+    source: 'api',
+    scenarioId: null,
+    stepId: null,
+    enrollmentId: null,
+  };
 }
 
 /** The story a CSM needs, frozen when the handoff was raised. */
@@ -65,21 +86,13 @@ export interface HandoffContext {
   recentEvents: { type: string; at: string; contact: string | null }[];
 }
 
-export interface HandoffRow {
+export interface HandoffRow extends HandoffOrigin {
   id: string;
   accountId: string;
   accountExternalId: string;
   accountName: string;
   contactId: string | null;
   contactExternalId: string | null;
-  reason: string;
-  reasonText: string | null;
-  kind: HandoffKind;
-  priority: HandoffPriority;
-  note: string | null;
-  source: 'scenario' | 'api';
-  scenarioId: string | null;
-  stepId: string | null;
   status: HandoffStatus;
   csmId: string | null;
   csmExternalId: string | null;

@@ -9,7 +9,7 @@ import { parseOrThrow } from '../common/zod-issues';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { externalIdSchema } from '../contacts/contacts.schemas';
 import { HandoffAccessSigner, pageQuery } from './handoff-pages.util';
-import type { HandoffContext, HandoffHistoryEntry, HandoffRow } from './handoff.types';
+import { type HandoffContext, type HandoffHistoryEntry, type HandoffRow, manualHandoff } from './handoff.types';
 import {
   acknowledgeSchema,
   dismissSchema,
@@ -183,7 +183,7 @@ export class HandoffsController {
     const result = await this.dataSource.transaction((m) =>
       this.handoffs.raise(
         m,
-        {
+        manualHandoff({
           accountId: account.id,
           contactId,
           reason: input.reason,
@@ -191,12 +191,8 @@ export class HandoffsController {
           kind: input.kind,
           priority: input.priority,
           note: input.note ?? null,
-          source: 'api',
-          scenarioId: null,
-          stepId: null,
-          enrollmentId: null,
           intentKey: input.idempotencyKey === undefined ? null : `api:${input.idempotencyKey}`,
-        },
+        }),
         this.clock.now(),
       ),
     );
