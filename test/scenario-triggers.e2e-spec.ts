@@ -1,3 +1,4 @@
+import { UsageRollups } from '../src/metrics/usage-rollups.service';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EnrollmentsRepository } from '../src/scenarios/runtime/enrollments.repository';
@@ -55,6 +56,8 @@ describe(`scenario triggers and loading (${testEngine()})`, () => {
         accountExternalId: accountId,
       }));
       expect((await t.api('POST', '/api/events', { events })).status).toBe(200);
+      // In the rollups, as the worker's tick would have them before scanning.
+      await t.app.get(UsageRollups).fold();
     }
   }
 
@@ -435,6 +438,7 @@ steps:
       contactExternalId: 'goal-contact',
     }));
     expect((await t.api('POST', '/api/events', { events: logins })).status).toBe(200);
+    await t.app.get(UsageRollups).fold();
     t.clock.advance(60_000);
     expect((await triggers.scanGoals(registry.active())).get('goal-test')).toBe(1);
     await executor.drain(undefined, only);

@@ -40,9 +40,9 @@ describe('daily usage rollups', () => {
   beforeAll(async () => {
     t = await createTestApp({ SITE_ORIGINS: SITE, TRACKING_RECORD_LIMIT_PER_MINUTE: '1000' });
     recorder = t.app.get(TrackingRecorder);
-    // The tests fold when they read; the worker's per-second fold would race the "not yet folded" checks.
+    // The tests fold when they read; the worker tick's per-second fold would race the "not yet folded" checks.
     const schedules = t.app.get(SchedulerRegistry);
-    if (schedules.getIntervals().includes('usage-rollups')) schedules.deleteInterval('usage-rollups');
+    if (schedules.getIntervals().includes('scenario-runtime')) schedules.deleteInterval('scenario-runtime');
   });
   afterAll(async () => {
     await t.close();

@@ -1,13 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import { Interval } from '@nestjs/schedule';
 import { DataSource } from 'typeorm';
-import { logger } from '../common/logger';
 
 /**
  * The daily usage rollups (account_daily_usage, contact_daily_usage, visitor_daily_site)
  * are fed by the `events` trigger through `usage_rollup_deltas` (migration
  * 1764800000000): ingest only appends grouped counts, and `fold` moves them into the
- * rollups. Each delta is folded exactly once, whatever folds run at the same time.
+ * rollups. Each delta is folded exactly once, whatever folds run at the same time. The
+ * worker folds at the start of every scenario tick (each second); explain and the simulator
+ * fold before they read.
  */
 @Injectable()
 export class UsageRollups {
@@ -17,26 +17,5 @@ export class UsageRollups {
   async fold(): Promise<number> {
     const rows: { folded: number }[] = await this.dataSource.query(`SELECT usage_rollups_fold() AS folded`);
     return rows[0]?.folded ?? 0;
-  }
-}
-
-/** Folds the rollups every second on workers (ROLE=worker or all), so they lag the log by about a second. */
-@Injectable()
-export class UsageRollupsWorker {
-  private running = false;
-
-  constructor(private readonly rollups: UsageRollups) {}
-
-  @Interval('usage-rollups', 1000)
-  async tick(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    try {
-      await this.rollups.fold();
-    } catch (error: unknown) {
-      logger.error({ err: error }, 'usage rollup fold failed; retried next second');
-    } finally {
-      this.running = false;
-    }
   }
 }

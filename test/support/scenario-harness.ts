@@ -1,3 +1,4 @@
+import { UsageRollups } from '../../src/metrics/usage-rollups.service';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -68,10 +69,9 @@ export interface ScenarioHarness {
 export async function createScenarioHarness(overrides: NodeJS.ProcessEnv = {}): Promise<ScenarioHarness> {
   const t = await createTestApp(overrides);
   // The worker's @Interval ticks run on real time and would scan at whatever the virtual clock
-  // says in between a test's steps: the tests tick by hand instead. The per-second usage fold
-  // is stopped too: scans must fold themselves (a test would otherwise pass by its timing).
+  // says in between a test's steps: the tests tick by hand instead.
   const schedules = t.app.get(SchedulerRegistry);
-  for (const name of ['scenario-runtime', 'mail-send', 'handoff-notifications', 'usage-rollups']) {
+  for (const name of ['scenario-runtime', 'mail-send', 'handoff-notifications']) {
     if (schedules.getIntervals().includes(name)) schedules.deleteInterval(name);
   }
   const dir = t.config.scenariosDir;
@@ -99,6 +99,8 @@ export async function createScenarioHarness(overrides: NodeJS.ProcessEnv = {}): 
     },
     async tick(scenarioIds) {
       const active = registry.active().filter((s) => scenarioIds.includes(s.compiled.id));
+      // As the worker's tick: usage ingested so far is folded into the rollups first.
+      await t.app.get(UsageRollups).fold();
       const events = await triggers.scanEvents(active);
       const conditions = await triggers.scanConditions(active);
       const dates = await triggers.scanDates(active);

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DataSource, type EntityManager } from 'typeorm';
 import { Clock } from '../../common/clock';
@@ -8,7 +8,6 @@ import { HandoffsService } from '../../handoffs/handoffs.service';
 import { type EnqueueRequest, MessageQueue } from '../../messaging/send/message-queue.service';
 import { factSettingsFrom } from '../../metrics/fact-settings';
 import { FactSnapshotRepository, type SubjectSnapshot } from '../../metrics/fact-snapshot.repository';
-import { UsageRollups } from '../../metrics/usage-rollups.service';
 import { requirementsOf } from '../core/expression';
 import { type CompiledScenario, compileScenario } from '../core/runtime/compiled-scenario';
 import { advance, type AdvanceResult, type Effect } from '../core/runtime/planner';
@@ -98,8 +97,6 @@ export class ScenarioExecutor {
     private readonly handoffs: HandoffsService,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    /** Live runs fold pending usage before reading facts; the simulator's sandbox has none. */
-    @Optional() private readonly rollups?: UsageRollups,
   ) {}
 
   /** Runs one batch of due enrollments. */
@@ -113,12 +110,6 @@ export class ScenarioExecutor {
     const claimed = await this.enrollments.claimDue(owner, now, options.leaseMs, options.batchSize, scenarioIds);
     const figures: RunFigures = { claimed: claimed.length, committed: 0, lostLease: 0, failed: 0 };
     if (claimed.length === 0) return figures;
-    try {
-      await this.rollups?.fold();
-    } catch (error: unknown) {
-      // Facts may then miss the last second of usage; the claimed runs must not wait for their lease.
-      logger.warn({ err: error }, 'usage rollup fold failed before a scenario batch; running it anyway');
-    }
 
     const byVersion = new Map<string, ClaimedEnrollment[]>();
     for (const c of claimed) {

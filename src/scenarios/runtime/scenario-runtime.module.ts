@@ -6,7 +6,6 @@ import { HandoffsCoreModule } from '../../handoffs/handoffs-core.module';
 import { ScenarioRegistryModule } from './scenario-registry.module';
 import { ScenarioExecutor } from './scenario-executor';
 import { ScenarioTriggers } from './scenario-triggers.service';
-import { UsageRollupsWorker } from '../../metrics/usage-rollups.service';
 import { ScenarioWorker } from './scenario-worker.service';
 
 /**
@@ -16,15 +15,7 @@ import { ScenarioWorker } from './scenario-worker.service';
  */
 @Module({
   imports: [ScenarioRegistryModule, HandoffsCoreModule],
-  providers: [
-    EventsRepository,
-    SendRepository,
-    MessageQueue,
-    ScenarioExecutor,
-    ScenarioTriggers,
-    ScenarioWorker,
-    UsageRollupsWorker,
-  ],
+  providers: [EventsRepository, SendRepository, MessageQueue, ScenarioExecutor, ScenarioTriggers, ScenarioWorker],
   exports: [ScenarioExecutor, ScenarioTriggers],
 })
 export class ScenarioRuntimeModule {}

@@ -1,9 +1,8 @@
-import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DateTime } from 'luxon';
 import { Clock } from '../../common/clock';
 import { logger } from '../../common/logger';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
-import { UsageRollups } from '../../metrics/usage-rollups.service';
 import { buildPopulationQuery } from '../../metrics/fact-sql';
 import { factSettingsFrom } from '../../metrics/fact-settings';
 import type { CheckedExpression } from '../core/expression';
@@ -94,25 +93,10 @@ export class ScenarioTriggers {
     private readonly enrollments: EnrollmentsRepository,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    /** Live scans fold pending usage first; the simulator's sandbox has none (folded before it starts). */
-    @Optional() private readonly rollups?: UsageRollups,
   ) {}
-
-  /**
-   * Audiences and conditions may read usage facts: before a scan that has scenarios to
-   * check, pending usage counts are folded into the rollups, so every event stored before
-   * the scan counts (the trigger's own event included).
-   */
-  private async freshUsage(
-    scenarios: readonly LoadedScenario[],
-    scanned: (definition: LoadedScenario['compiled']['definition']) => boolean,
-  ): Promise<void> {
-    if (scenarios.some((s) => scanned(s.compiled.definition))) await this.rollups?.fold();
-  }
 
   /** Runs every condition trigger whose scheduled time has come (once across instances). */
   async scanConditions(scenarios: readonly LoadedScenario[]): Promise<Map<string, number>> {
-    await this.freshUsage(scenarios, (d) => 'condition' in d.trigger);
     const now = this.clock.now();
     const entered = new Map<string, number>();
     for (const s of scenarios) {
@@ -148,7 +132,6 @@ export class ScenarioTriggers {
    * Run with the condition checks; one exit and one enrolling statement per offset.
    */
   async scanDates(scenarios: readonly LoadedScenario[]): Promise<Map<string, number>> {
-    await this.freshUsage(scenarios, (d) => 'date' in d.trigger);
     const now = this.clock.now();
     const entered = new Map<string, number>();
     for (const s of scenarios) {
@@ -208,7 +191,6 @@ export class ScenarioTriggers {
    * everyone already there.
    */
   async scanSegments(scenarios: readonly LoadedScenario[]): Promise<Map<string, number>> {
-    await this.freshUsage(scenarios, (d) => 'segment' in d.trigger);
     const now = this.clock.now();
     const entered = new Map<string, number>();
     for (const s of scenarios) {
@@ -263,7 +245,6 @@ export class ScenarioTriggers {
    * (the planner decides; goals using opened()/clicked() are checked when the enrollment runs).
    */
   async scanGoals(scenarios: readonly LoadedScenario[]): Promise<Map<string, number>> {
-    await this.freshUsage(scenarios, (d) => d.goal !== undefined);
     const now = this.clock.now();
     const woken = new Map<string, number>();
     for (const s of scenarios) {
@@ -294,7 +275,6 @@ export class ScenarioTriggers {
 
   /** Enrolls subjects whose matching events reached the trigger's count since the last scan. */
   async scanEvents(scenarios: readonly LoadedScenario[]): Promise<Map<string, number>> {
-    await this.freshUsage(scenarios, (d) => 'event' in d.trigger);
     const now = this.clock.now();
     const entered = new Map<string, number>();
     for (const s of scenarios) {

@@ -4,6 +4,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { Clock } from '../../common/clock';
 import { logger } from '../../common/logger';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
+import { UsageRollups } from '../../metrics/usage-rollups.service';
 import { type ExecutorOptions, ScenarioExecutor } from './scenario-executor';
 import { ScenarioRegistry } from './scenario-registry.service';
 import { ScenarioTriggers } from './scenario-triggers.service';
@@ -28,6 +29,7 @@ export class ScenarioWorker implements OnApplicationBootstrap, BeforeApplication
     private readonly registry: ScenarioRegistry,
     private readonly triggers: ScenarioTriggers,
     private readonly executor: ScenarioExecutor,
+    private readonly rollups: UsageRollups,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -61,6 +63,9 @@ export class ScenarioWorker implements OnApplicationBootstrap, BeforeApplication
     if (this.running || this.stopping) return;
     this.running = true;
     try {
+      // Usage ingested since the last tick goes into the rollups first: the scans and steps
+      // below read it (an event trigger's audience counts the triggering event itself).
+      await this.foldUsage();
       const active = this.registry.active();
       if (active.length === 0) return;
       await this.triggers.scanEvents(active);
@@ -89,6 +94,15 @@ export class ScenarioWorker implements OnApplicationBootstrap, BeforeApplication
       logger.error({ err: error }, 'scenario runtime tick failed');
     } finally {
       this.running = false;
+    }
+  }
+
+  private async foldUsage(): Promise<void> {
+    try {
+      await this.rollups.fold();
+    } catch (error: unknown) {
+      // Facts may then miss the last second of usage; the tick goes on (the next one folds).
+      logger.warn({ err: error }, 'usage rollup fold failed; retried next tick');
     }
   }
 
