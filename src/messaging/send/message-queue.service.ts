@@ -5,7 +5,8 @@ import { Clock } from '../../common/clock';
 import { DomainError, ErrorCode } from '../../common/domain-error';
 import type { JsonObject } from '../../common/json';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
-import { MessageRenderer } from '../messaging.contracts';
+import { MessageRenderer, type TemplateTraits } from '../messaging.contracts';
+import type { RecipientContext } from '../recipient-context.query';
 import { resolveTimeZone } from './recipient-zone.util';
 import { type MessageRow, type NewMessage, SendRepository } from './send.repository';
 
@@ -48,31 +49,16 @@ export class MessageQueue {
     const now = this.clock.now();
     const id = randomUUID();
     const locale = context.contactLocale ?? context.accountLocale ?? this.config.defaults.locale;
-    const data = request.data ?? {};
     const probe = await this.renderer.render({
       template: request.template,
       locale,
       messageId: id,
       recipient: { ...context.recipient, timeZone: resolveTimeZone(context, this.config) },
       account: context.account,
-      data,
+      data: request.data ?? {},
       tracking: { opens: false, clicks: false },
     });
-    return this.repository.insertMessage(manager, {
-      id,
-      intentKey: request.intentKey,
-      contactId: context.recipient.contactId,
-      accountId: context.account.accountId,
-      template: request.template,
-      locale: probe.locale,
-      kind: probe.kind,
-      topic: probe.topic,
-      data,
-      dueAt: request.dueAt ?? now,
-      expiresAt: request.expiresAt ?? null,
-      createdAt: now,
-      holdDuringHandoff: request.holdDuringHandoff ?? true,
-    });
+    return this.repository.insertMessage(manager, this.newMessage(id, request, context, probe, now));
   }
 
   /**
@@ -92,7 +78,7 @@ export class MessageQueue {
       requests.map((r) => r.contactId),
     );
     const now = this.clock.now();
-    const messages = requests.map((request): NewMessage => {
+    const messages = requests.map((request) => {
       const context = contexts.get(request.contactId);
       if (!context) throw new DomainError(ErrorCode.NotFound, 'No such contact');
       const locale = context.contactLocale ?? context.accountLocale ?? this.config.defaults.locale;
@@ -102,20 +88,34 @@ export class MessageQueue {
           { path: 'template', message: 'unknown template' },
         ]);
       }
-      return {
-        id: randomUUID(),
-        intentKey: request.intentKey,
-        contactId: context.recipient.contactId,
-        accountId: context.account.accountId,
-        template: request.template,
-        ...traits,
-        data: request.data ?? {},
-        dueAt: request.dueAt ?? now,
-        expiresAt: request.expiresAt ?? null,
-        createdAt: now,
-        holdDuringHandoff: request.holdDuringHandoff ?? true,
-      };
+      return this.newMessage(randomUUID(), request, context, traits, now);
     });
-    return this.repository.insertMessages(manager, messages);
+    const stored = await this.repository.insertMessages(manager, messages);
+    return new Map([...stored].map(([intentKey, { message }]) => [intentKey, message.id]));
+  }
+
+  /** The row of a request, with what its template decides (locale after fallback, kind, topic). */
+  private newMessage(
+    id: string,
+    request: EnqueueRequest,
+    context: RecipientContext,
+    traits: TemplateTraits,
+    now: Date,
+  ): NewMessage {
+    return {
+      id,
+      intentKey: request.intentKey,
+      contactId: context.recipient.contactId,
+      accountId: context.account.accountId,
+      template: request.template,
+      locale: traits.locale,
+      kind: traits.kind,
+      topic: traits.topic,
+      data: request.data ?? {},
+      dueAt: request.dueAt ?? now,
+      expiresAt: request.expiresAt ?? null,
+      createdAt: now,
+      holdDuringHandoff: request.holdDuringHandoff ?? true,
+    };
   }
 }

@@ -162,39 +162,17 @@ export class SendRepository {
 
   /** Inserts the message unless its intent key was seen; returns the stored row and whether it is new. */
   async insertMessage(manager: EntityManager, m: NewMessage): Promise<{ message: MessageRow; created: boolean }> {
-    const inserted: RawMessageRow[] = await manager.query(
-      `INSERT INTO messages (id, intent_key, contact_id, account_id, template, locale, kind, topic, data, due_at, expires_at,
-                             created_at, status, hold_during_handoff)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, 'queued', $13)
-       ON CONFLICT ON CONSTRAINT uq_messages_intent_key DO NOTHING
-       RETURNING ${COLUMNS}`,
-      [
-        m.id,
-        m.intentKey,
-        m.contactId,
-        m.accountId,
-        m.template,
-        m.locale,
-        m.kind,
-        m.topic,
-        JSON.stringify(m.data),
-        m.dueAt.toISOString(),
-        m.expiresAt?.toISOString() ?? null,
-        m.createdAt.toISOString(),
-        m.holdDuringHandoff ?? true,
-      ],
-    );
-    if (inserted[0]) return { message: toRow(inserted[0]), created: true };
-    const existing = await this.findByIntentKey(manager, m.intentKey);
-    if (!existing) throw new Error('Intent key conflict without a stored message');
-    return { message: existing, created: false };
+    return (await this.insertMessages(manager, [m])).get(m.intentKey)!;
   }
 
   /**
-   * Inserts many messages in one statement (a scenario batch); a message whose intent key was
-   * seen is not inserted again. Returns the stored message id of every intent key.
+   * Inserts messages in one statement (a scenario batch); a message whose intent key was seen
+   * is not inserted again. Returns, for every intent key, the stored row and whether it is new.
    */
-  async insertMessages(manager: EntityManager, messages: readonly NewMessage[]): Promise<Map<string, string>> {
+  async insertMessages(
+    manager: EntityManager,
+    messages: readonly NewMessage[],
+  ): Promise<Map<string, { message: MessageRow; created: boolean }>> {
     if (messages.length === 0) return new Map();
     const rows = messages.map((m) => ({
       id: m.id,
@@ -211,7 +189,7 @@ export class SendRepository {
       created_at: m.createdAt.toISOString(),
       hold_during_handoff: m.holdDuringHandoff ?? true,
     }));
-    const inserted: { id: string; intent_key: string }[] = await manager.query(
+    const inserted: RawMessageRow[] = await manager.query(
       `INSERT INTO messages (id, intent_key, contact_id, account_id, template, locale, kind, topic, data, due_at, expires_at,
                              created_at, status, hold_during_handoff)
        SELECT r.id, r.intent_key, r.contact_id, r.account_id, r.template, r.locale, r.kind, r.topic, r.data, r.due_at,
@@ -220,21 +198,21 @@ export class SendRepository {
                                               locale text, kind text, topic text, data jsonb, due_at timestamptz,
                                               expires_at timestamptz, created_at timestamptz, hold_during_handoff boolean)
        ON CONFLICT ON CONSTRAINT uq_messages_intent_key DO NOTHING
-       RETURNING id, intent_key`,
+       RETURNING ${COLUMNS}`,
       [JSON.stringify(rows)],
     );
-    const ids = new Map(inserted.map((r) => [r.intent_key, r.id]));
-    const seen = messages.map((m) => m.intentKey).filter((k) => !ids.has(k));
+    const stored = new Map(inserted.map((r) => [r.intent_key, { message: toRow(r), created: true }]));
+    const seen = messages.map((m) => m.intentKey).filter((k) => !stored.has(k));
     if (seen.length > 0) {
-      const stored: { id: string; intent_key: string }[] = await manager.query(
-        `SELECT id, intent_key FROM messages WHERE intent_key = ANY($1::text[])`,
+      const existing: RawMessageRow[] = await manager.query(
+        `SELECT ${COLUMNS} FROM messages WHERE intent_key = ANY($1::text[])`,
         [seen],
       );
-      for (const r of stored) ids.set(r.intent_key, r.id);
+      for (const r of existing) stored.set(r.intent_key, { message: toRow(r), created: false });
     }
-    const lost = messages.find((m) => !ids.has(m.intentKey));
+    const lost = messages.find((m) => !stored.has(m.intentKey));
     if (lost) throw new Error(`Intent key conflict without a stored message: ${lost.intentKey}`);
-    return ids;
+    return stored;
   }
 
   async contactIdByExternalId(externalId: string): Promise<string | undefined> {

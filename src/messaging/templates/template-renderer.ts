@@ -176,8 +176,7 @@ export class TemplateRenderer extends MessageRenderer implements OnModuleInit {
   }
 
   override has(template: string): boolean {
-    const t = this.catalog.templates.get(template);
-    return t !== undefined && resolveLocale(t, this.config.defaults.locale, this.config.defaults.locale) !== null;
+    return this.describe(template, this.config.defaults.locale) !== undefined;
   }
 
   override describe(template: string, locale: Locale): TemplateTraits | undefined {
