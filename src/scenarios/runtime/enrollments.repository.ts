@@ -46,6 +46,22 @@ type RawWaiting =
   | { kind: 'wait_for'; event: string; where?: Record<string, unknown>; since: string; timeoutAt: string }
   | { kind: 'holdout'; until: string };
 
+/** An effect as recorded under its intent key (before it is performed). */
+export interface EffectRecord {
+  intentKey: string;
+  enrollmentId: string;
+  kind: string;
+  stepId: string;
+  payload: unknown;
+}
+
+/** What a performed effect made: its message or handoff. */
+export interface EffectLink {
+  intentKey: string;
+  messageId?: string;
+  handoffId?: string;
+}
+
 /** What one run decided for one enrollment, to store in one transaction with its effects. */
 export interface EnrollmentUpdate {
   state: EnrollmentState;
@@ -358,11 +374,7 @@ export class EnrollmentsRepository {
   }
 
   /** Records effects of many enrollments; returns the intent keys that were new (a replayed run finds them stored). */
-  async recordEffects(
-    m: EntityManager,
-    effects: readonly { intentKey: string; enrollmentId: string; kind: string; stepId: string; payload: unknown }[],
-    now: Date,
-  ): Promise<Set<string>> {
+  async recordEffects(m: EntityManager, effects: readonly EffectRecord[], now: Date): Promise<Set<string>> {
     if (effects.length === 0) return new Set();
     const rows: { intent_key: string }[] = await m.query(
       `INSERT INTO enrollment_effects (intent_key, enrollment_id, kind, step_id, created_at, payload)
@@ -377,10 +389,7 @@ export class EnrollmentsRepository {
   }
 
   /** Links recorded effects to what they made (a message, a handoff), in one statement. */
-  async linkEffects(
-    m: EntityManager,
-    links: readonly { intentKey: string; messageId?: string; handoffId?: string }[],
-  ): Promise<void> {
+  async linkEffects(m: EntityManager, links: readonly EffectLink[]): Promise<void> {
     if (links.length === 0) return;
     await m.query(
       `UPDATE enrollment_effects f

@@ -16,6 +16,8 @@ import {
   type ClaimedEnrollment,
   type EnrollmentStatus,
   EnrollmentsRepository,
+  type EffectLink,
+  type EffectRecord,
   type EnrollmentUpdate,
 } from './enrollments.repository';
 
@@ -54,19 +56,10 @@ interface SendIntent {
   recipientEffect?: EffectRecord;
 }
 
-type EffectRecord = Parameters<EnrollmentsRepository['recordEffects']>[1][number];
-type EffectLink = Parameters<EnrollmentsRepository['linkEffects']>[1][number];
-
 function updateOf({ enrollment, result }: PlannedRun): EnrollmentUpdate {
   const outcome = result?.outcome ?? { kind: 'exited' as const, reason: 'subject_deleted' };
-  const status: EnrollmentStatus =
-    outcome.kind === 'waiting'
-      ? 'active'
-      : outcome.kind === 'converted'
-        ? 'converted'
-        : outcome.kind === 'completed'
-          ? 'completed'
-          : 'exited';
+  // The outcomes that end a journey are named as the statuses they leave.
+  const status: EnrollmentStatus = outcome.kind === 'waiting' ? 'active' : outcome.kind;
   const state = result?.state ?? enrollment.state;
   return {
     state,

@@ -92,13 +92,9 @@ export class ScenarioSimulator {
       const triggers = new ScenarioTriggers(repository, clock, this.config);
       // The executor records effects and never performs them in a replay: the queue and the
       // handoffs service stay unused.
-      const messages = new MessageQueue(
-        new SendRepository(this.dataSource, new EventsRepository(this.dataSource)),
-        clock,
-        this.config,
-      );
-      const snapshots = new FactSnapshotRepository(this.dataSource);
       const events = new EventsRepository(this.dataSource);
+      const messages = new MessageQueue(new SendRepository(this.dataSource, events), clock, this.config);
+      const snapshots = new FactSnapshotRepository(this.dataSource);
       const handoffs = new HandoffsService(this.dataSource, events, snapshots, clock, this.config);
       const executor = new ScenarioExecutor(
         this.dataSource,
