@@ -162,7 +162,7 @@ export class HandoffsController {
 
   @Get(':id')
   async get(@Param('id') id: string): Promise<HandoffDetailView> {
-    return this.detail(await this.existing(id));
+    return this.detail(id);
   }
 
   /** A person raises a handoff: 201 when created, 200 when it joined the open one for the reason. */
@@ -233,7 +233,7 @@ export class HandoffsController {
   }
 
   private async detail(id: string): Promise<HandoffDetailView> {
-    const row = await this.handoffs.findOne(id);
+    const row = handoffIdSchema.safeParse(id).success ? await this.handoffs.findOne(id) : undefined;
     if (!row) throw new DomainError(ErrorCode.NotFound, 'No such handoff');
     return { ...handoffView(row), context: row.context, history: historyView(await this.handoffs.historyOf(id)) };
   }

@@ -113,12 +113,19 @@ export class HandoffsService {
       assignee?.via ?? 'none',
       JSON.stringify(context),
     ]);
-    await this.history(m, id, now, 'created', input.source === 'api' ? 'api' : `scenario:${input.scenarioId ?? ''}`, {
-      reason: input.reason,
-      priority: input.priority,
-      ...(input.stepId ? { step: input.stepId } : {}),
-      assignedVia: assignee?.via ?? 'none',
-    });
+    await this.recordHistory(
+      m,
+      id,
+      now,
+      'created',
+      input.source === 'api' ? 'api' : `scenario:${input.scenarioId ?? ''}`,
+      {
+        reason: input.reason,
+        priority: input.priority,
+        ...(input.stepId ? { step: input.stepId } : {}),
+        assignedVia: assignee?.via ?? 'none',
+      },
+    );
     await this.event(m, id, input.accountId, input.contactId, HANDOFF_EVENT_TYPES.created, now, {
       reason: input.reason,
       kind: input.kind,
@@ -159,7 +166,7 @@ export class HandoffsService {
       .then((r: [{ id: string }[], number]) => r[0]);
     const found = open[0];
     if (!found) throw new Error(`handoff for ${input.reason} conflicted but none is open`);
-    await this.history(
+    await this.recordHistory(
       m,
       found.id,
       now,
@@ -287,7 +294,7 @@ export class HandoffsService {
         by,
         ...(to === 'acknowledged' ? [] : [text]),
       ]);
-      await this.history(m, id, now, to, by, text === null ? {} : { note: text });
+      await this.recordHistory(m, id, now, to, by, text === null ? {} : { note: text });
       await this.event(m, id, current.accountId, current.contactId, HANDOFF_EVENT_TYPES[to], now, {
         reason: current.reason,
         by,
@@ -332,7 +339,7 @@ export class HandoffsService {
         const people = r.csm === null ? leads : [r.csm, ...leads.filter((l) => l.id !== r.csm!.id)];
         for (const person of people) await this.notify(m, r.id, person, 'escalated', now);
         await this.notifyTeam(m, r.id, 'escalated', now);
-        await this.history(m, r.id, now, 'escalated', 'sla', { lead: lead ?? null });
+        await this.recordHistory(m, r.id, now, 'escalated', 'sla', { lead: lead ?? null });
         await this.event(m, r.id, r.account_id, r.contact_id, HANDOFF_EVENT_TYPES.escalated, now, { reason: r.reason });
       }
       logger.info({ escalated: rows.length }, 'overdue handoffs escalated');
@@ -408,7 +415,8 @@ export class HandoffsService {
     );
   }
 
-  private async history(
+  /** One line of a handoff's history, written with the change it records (in `m`). */
+  async recordHistory(
     m: EntityManager,
     handoffId: string,
     at: Date,

@@ -1,8 +1,7 @@
 import { HandoffAccessSigner, pageQuery } from '../handoff-pages.util';
-import { Inject, Injectable, type OnApplicationShutdown, Optional } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { DateTime } from 'luxon';
-import { randomUUID } from 'node:crypto';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { Clock } from '../../common/clock';
 import { logger } from '../../common/logger';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
@@ -18,25 +17,13 @@ import {
   HandoffMailRenderer,
   type RenderedHandoffMail,
 } from './handoff-mail.renderer';
-import { OutboundError, type OutboundOptions, postJson } from './outbound-http';
+import { type BackoffPolicy, computeRetryDelay } from '../../messaging/send/retry-policy.util';
+import { OutboundError, postJson } from './outbound-http';
 
-/** Injection token: overrides of the notifier's tuning (tests). */
-export const HANDOFF_NOTIFIER_OPTIONS = Symbol('HANDOFF_NOTIFIER_OPTIONS');
-
-export interface HandoffNotifierOptions {
-  /** The templates folder (default `<cwd>/templates`). */
-  templatesDir?: string;
-  /** Rows claimed at once. */
-  batchSize?: number;
-  /** How long a claimed row is leased (a worker that dies loses it after this). */
-  leaseMs?: number;
-  /** Attempts before a notification is given up (status failed). */
-  maxAttempts?: number;
-  baseBackoffMs?: number;
-  maxBackoffMs?: number;
-  /** Webhook tuning and the DNS resolver (tests). */
-  outbound?: Partial<OutboundOptions>;
-}
+/** Rows claimed at once, their lease, and retries: exponential (deterministic, no jitter), at most 8 attempts. */
+const BATCH_SIZE = 50;
+const LEASE_MS = 60_000;
+const RETRY: BackoffPolicy = { maxAttempts: 8, baseMs: 30_000, maxMs: 3_600_000 };
 
 interface NotificationRow {
   id: string;
@@ -102,11 +89,6 @@ const LABELS: Record<Locale, Record<string, string>> = {
 export class HandoffNotifier implements OnApplicationShutdown {
   private readonly renderer: HandoffMailRenderer;
   private readonly signer: HandoffAccessSigner;
-  private readonly batchSize: number;
-  private readonly leaseMs: number;
-  private readonly maxAttempts: number;
-  private readonly baseBackoffMs: number;
-  private readonly maxBackoffMs: number;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -114,16 +96,9 @@ export class HandoffNotifier implements OnApplicationShutdown {
     private readonly transport: MailTransport,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Optional() @Inject(HANDOFF_NOTIFIER_OPTIONS) private readonly options: HandoffNotifierOptions = {},
   ) {
-    this.options = options ?? {};
     this.signer = new HandoffAccessSigner(config.tracking.keys, config.tracking.gracePeriodMs);
-    this.renderer = new HandoffMailRenderer(this.options.templatesDir, config.defaults.timeZone);
-    this.batchSize = this.options.batchSize ?? 50;
-    this.leaseMs = this.options.leaseMs ?? 60_000;
-    this.maxAttempts = this.options.maxAttempts ?? 8;
-    this.baseBackoffMs = this.options.baseBackoffMs ?? 30_000;
-    this.maxBackoffMs = this.options.maxBackoffMs ?? 3_600_000;
+    this.renderer = new HandoffMailRenderer(undefined, config.defaults.timeZone);
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -131,8 +106,8 @@ export class HandoffNotifier implements OnApplicationShutdown {
   }
 
   /** The wait before attempt `attempts + 1` (30 s, 1 min, 2 min ... at most 1 h). */
-  backoffMs(attempts: number): number {
-    return Math.min(this.baseBackoffMs * 2 ** Math.max(0, attempts - 1), this.maxBackoffMs);
+  private backoffMs(attempts: number): number {
+    return computeRetryDelay(attempts, RETRY, undefined, () => 1);
   }
 
   /** Claims the due pending notifications and delivers them (mail and webhooks in parallel). */
@@ -145,7 +120,7 @@ export class HandoffNotifier implements OnApplicationShutdown {
                       WHERE status = 'pending' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until <= $1)
                       ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
        RETURNING id, handoff_id AS "handoffId", csm_id AS "csmId", channel, purpose, target, attempts`,
-      [now.toISOString(), new Date(now.getTime() + this.leaseMs).toISOString(), this.batchSize],
+      [now.toISOString(), new Date(now.getTime() + LEASE_MS).toISOString(), BATCH_SIZE],
     );
     await Promise.all(
       rows.map(async (row) => {
@@ -178,7 +153,6 @@ export class HandoffNotifier implements OnApplicationShutdown {
       } else {
         await postJson(row.target, this.webhookPayload(handoff, recipient.locale, row.purpose, row.csmId, now), {
           allowHosts: this.config.outboundAllowHosts,
-          ...this.options.outbound,
         });
       }
       await this.dataSource.transaction(async (m) => {
@@ -187,7 +161,10 @@ export class HandoffNotifier implements OnApplicationShutdown {
                   last_error = NULL WHERE id = $1`,
           [row.id, this.clock.now().toISOString()],
         );
-        await this.history(m, handoff.id, 'notified', { channel: row.channel, purpose: row.purpose });
+        await this.handoffs.recordHistory(m, handoff.id, this.clock.now(), 'notified', 'notifier', {
+          channel: row.channel,
+          purpose: row.purpose,
+        });
       });
       return 'sent';
     } catch (error) {
@@ -200,7 +177,7 @@ export class HandoffNotifier implements OnApplicationShutdown {
     const attempts = row.attempts + 1;
     const refused = error instanceof OutboundError && error.kind === 'refused';
     const permanent = error instanceof SendFailure && error.kind === 'permanent';
-    const giveUp = refused || permanent || attempts >= this.maxAttempts;
+    const giveUp = refused || permanent || attempts >= RETRY.maxAttempts;
     const now = this.clock.now();
     logger.warn(
       { notification: row.id, handoff: row.handoffId, channel: row.channel, attempts, reason },
@@ -219,7 +196,7 @@ export class HandoffNotifier implements OnApplicationShutdown {
         ],
       );
       if (giveUp && row.handoffId !== null) {
-        await this.history(m, row.handoffId, 'notification_failed', {
+        await this.handoffs.recordHistory(m, row.handoffId, this.clock.now(), 'notification_failed', 'notifier', {
           channel: row.channel,
           purpose: row.purpose,
           attempts,
@@ -260,7 +237,7 @@ export class HandoffNotifier implements OnApplicationShutdown {
   }
 
   private async sendDigest(csmId: string, cutoff: Date, now: Date): Promise<boolean> {
-    const lease = new Date(now.getTime() + this.leaseMs).toISOString();
+    const lease = new Date(now.getTime() + LEASE_MS).toISOString();
     const [rows]: [NotificationRow[], number] = await this.dataSource.query(
       `UPDATE handoff_notifications SET lease_until = $4
         WHERE id IN (SELECT id FROM handoff_notifications
@@ -313,7 +290,10 @@ export class HandoffNotifier implements OnApplicationShutdown {
         );
         for (const r of rows) {
           if (r.handoffId !== null)
-            await this.history(m, r.handoffId, 'notified', { channel: 'email', purpose: 'digest' });
+            await this.handoffs.recordHistory(m, r.handoffId, this.clock.now(), 'notified', 'notifier', {
+              channel: 'email',
+              purpose: 'digest',
+            });
         }
       });
       return true;
@@ -322,7 +302,7 @@ export class HandoffNotifier implements OnApplicationShutdown {
       logger.warn({ csm: csmId, rows: rows.length, reason }, 'handoff digest failed; retrying');
       for (const r of rows) {
         const attempts = r.attempts + 1;
-        const giveUp = attempts >= this.maxAttempts;
+        const giveUp = attempts >= RETRY.maxAttempts;
         await this.dataSource.transaction(async (m) => {
           await m.query(
             `UPDATE handoff_notifications SET status = $2, attempts = $3, lease_until = $4, last_error = $5 WHERE id = $1`,
@@ -335,7 +315,7 @@ export class HandoffNotifier implements OnApplicationShutdown {
             ],
           );
           if (giveUp && r.handoffId !== null) {
-            await this.history(m, r.handoffId, 'notification_failed', {
+            await this.handoffs.recordHistory(m, r.handoffId, this.clock.now(), 'notification_failed', 'notifier', {
               channel: 'email',
               purpose: 'digest',
               attempts,
@@ -486,13 +466,6 @@ export class HandoffNotifier implements OnApplicationShutdown {
     if (at === null) return LABELS[locale].none!;
     const t = DateTime.fromJSDate(new Date(at), { zone: this.config.defaults.timeZone });
     return locale === 'ja' ? t.toFormat('yyyy年M月d日 HH:mm') : t.setLocale('en-US').toFormat('MMM d, yyyy HH:mm ZZZZ');
-  }
-
-  private async history(m: EntityManager, handoffId: string, action: string, detail: Record<string, unknown>) {
-    await m.query(
-      `INSERT INTO handoff_history (id, handoff_id, at, action, actor, detail) VALUES ($1, $2, $3, $4, $5, $6::jsonb)`,
-      [randomUUID(), handoffId, this.clock.now().toISOString(), action, 'notifier', JSON.stringify(detail)],
-    );
   }
 }
 
