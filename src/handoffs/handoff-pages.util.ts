@@ -1,7 +1,12 @@
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import type { TrackingKey } from '../config/config.schema';
 import { escapeHtml } from '../messaging/policy/unsubscribe-pages.util';
-import type { HandoffContext, HandoffHistoryEntry, HandoffRow } from './handoff.types';
+import {
+  ACTIVE_HANDOFF_STATUSES,
+  type HandoffContext,
+  type HandoffHistoryEntry,
+  type HandoffRow,
+} from './handoff.types';
 
 export type PageLocale = 'ja' | 'en';
 
@@ -322,7 +327,7 @@ export function renderDetailPage(input: DetailPageInput): string {
         : input.notice === 'outcome_required'
           ? `<p class="error" role="alert">${e(t.outcomeRequired)}</p>`
           : '';
-  const active = h.status === 'open' || h.status === 'acknowledged';
+  const active = ACTIVE_HANDOFF_STATUSES.includes(h.status);
   const forms = active
     ? `<section id="actions">${
         h.status === 'open'

@@ -13,6 +13,8 @@ export type HandoffStatus = (typeof HANDOFF_STATUSES)[number];
 
 /** Open or acknowledged: a person is on it; automation steps aside. */
 export const ACTIVE_HANDOFF_STATUSES: readonly HandoffStatus[] = ['open', 'acknowledged'];
+/** The same as an SQL list, for `status IN (...)`. */
+export const ACTIVE_HANDOFF_STATUSES_SQL = ACTIVE_HANDOFF_STATUSES.map((s) => `'${s}'`).join(', ');
 
 /** Event types written for handoffs (on the account's timeline; scenarios may use them). */
 export const HANDOFF_EVENT_TYPES = {

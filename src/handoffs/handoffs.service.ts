@@ -11,6 +11,8 @@ import { factSettingsFrom } from '../metrics/fact-settings';
 import { FactSnapshotRepository } from '../metrics/fact-snapshot.repository';
 import { buildHandoffContext } from './handoff-context';
 import {
+  ACTIVE_HANDOFF_STATUSES,
+  ACTIVE_HANDOFF_STATUSES_SQL,
   HANDOFF_EVENT_TYPES,
   type HandoffHistoryEntry,
   type HandoffRow,
@@ -159,7 +161,7 @@ export class HandoffsService {
     const open: { id: string }[] = await m
       .query(
         `UPDATE handoffs SET repeats = repeats + 1, last_raised_at = $3, updated_at = $3
-        WHERE account_id = $1 AND reason = $2 AND status IN ('open', 'acknowledged')
+        WHERE account_id = $1 AND reason = $2 AND status IN (${ACTIVE_HANDOFF_STATUSES_SQL})
        RETURNING id`,
         [input.accountId, input.reason, now.toISOString()],
       )
@@ -256,11 +258,11 @@ export class HandoffsService {
   }
 
   async resolve(id: string, by: string, outcome: string): Promise<HandoffRow> {
-    return this.transition(id, by, 'resolved', ['open', 'acknowledged'], outcome);
+    return this.transition(id, by, 'resolved', ACTIVE_HANDOFF_STATUSES, outcome);
   }
 
   async dismiss(id: string, by: string, note: string | null): Promise<HandoffRow> {
-    return this.transition(id, by, 'dismissed', ['open', 'acknowledged'], note);
+    return this.transition(id, by, 'dismissed', ACTIVE_HANDOFF_STATUSES, note);
   }
 
   /**
@@ -271,7 +273,7 @@ export class HandoffsService {
     id: string,
     by: string,
     to: 'acknowledged' | 'resolved' | 'dismissed',
-    from: HandoffStatus[],
+    from: readonly HandoffStatus[],
     text: string | null,
   ): Promise<HandoffRow> {
     const now = this.clock.now();

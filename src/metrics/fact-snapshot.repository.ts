@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
+import { ACTIVE_HANDOFF_STATUSES_SQL } from '../handoffs/handoff.types';
 import type { JsonObject } from '../common/json';
 import type { FactRequirements } from '../scenarios/core/expression';
 import { windowDays } from '../scenarios/core/facts/fact-calendar';
@@ -90,7 +91,7 @@ export class FactSnapshotRepository {
                 a.time_zone, a.locale, a.status, a.attributes,
                 (SELECT count(*)::int FROM contacts c WHERE c.account_id = a.id AND c.status = 'active') AS active_contacts,
                 (SELECT count(*)::int FROM handoffs h WHERE h.account_id = a.id
-                    AND h.status IN ('open', 'acknowledged')) AS open_handoffs
+                    AND h.status IN (${ACTIVE_HANDOFF_STATUSES_SQL})) AS open_handoffs
            FROM accounts a WHERE a.id = ANY($1::uuid[])`,
         [batch],
       );

@@ -7,6 +7,7 @@
  * type, section, day)), evaluated only for rows the cheaper conditions let through.
  */
 import { windowDays } from '../scenarios/core/facts/fact-calendar';
+import { ACTIVE_HANDOFF_STATUSES_SQL } from '../handoffs/handoff.types';
 import type { AccountFactKey, ContactFactKey, FactScope } from '../scenarios/core/facts/catalogue';
 import {
   type FactSettings,
@@ -175,7 +176,7 @@ export function accountFactSql(key: AccountFactKey, q: FactSqlContext): SqlFragm
       return activeUsersSql(q, 30);
     case 'open_handoffs':
       return value(
-        `(SELECT count(*) FROM handoffs ah WHERE ah.account_id = a.id AND ah.status IN (${q.params.add('open', 'text')}, ${q.params.add('acknowledged', 'text')}))::float8`,
+        `(SELECT count(*) FROM handoffs ah WHERE ah.account_id = a.id AND ah.status IN (${ACTIVE_HANDOFF_STATUSES_SQL}))::float8`,
         false,
       );
     case 'contacts':

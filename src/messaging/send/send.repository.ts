@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
+import { ACTIVE_HANDOFF_STATUSES_SQL } from '../../handoffs/handoff.types';
 import type { JsonObject } from '../../common/json';
 import type { NewEventRow } from '../../events/events.repository';
 import { EventsRepository } from '../../events/events.repository';
@@ -469,7 +470,7 @@ export class SendRepository {
           AND (a.tech_touch_paused_until > $2
                OR (m.hold_during_handoff AND EXISTS (
                      SELECT 1 FROM handoffs h WHERE h.account_id = m.account_id
-                        AND h.status IN ('open', 'acknowledged') AND h.holds_mail)))`,
+                        AND h.status IN (${ACTIVE_HANDOFF_STATUSES_SQL}) AND h.holds_mail)))`,
       [messageIds, now.toISOString()],
     );
     for (const r of rows) {
