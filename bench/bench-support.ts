@@ -125,5 +125,5 @@ export async function api(
 }
 
 export function perSecond(count: number, ms: number): number {
-  return Math.round((count / ms) * 1000);
+  return ms > 0 ? Math.round((count / ms) * 1000) : 0;
 }
