@@ -16,10 +16,17 @@ export interface LoadFigures {
 
 export interface PixelFigures {
   connections: number;
+  /** Length of each load round. */
   durationSeconds: number;
+  /** Rounds of bare then Tend, alternating, so a slower or faster spell of the machine hits both. */
+  rounds: { bare: LoadFigures; tend: LoadFigures; ratio: number }[];
+  /** The median round of each (by requests per second). */
   bare: LoadFigures;
   tend: LoadFigures;
+  /** Median Tend rate over median bare rate. */
   ratio: number;
+  /** Tend's p99 over every round: the worst. */
+  worstTendP99Ms: number;
   rowsPersisted: number;
   lost: number;
   restart: { answered: number; rowsPersisted: number; lost: number; refusedDuringRestart: number };
@@ -68,15 +75,17 @@ async function countOpens(target: BenchTarget): Promise<number> {
  * Open pixel on PostgreSQL, every answered hit persisted, against a bare
  * node:http server answering the same GIF, in one run on one machine.
  */
-export async function benchPixel(connections: number, durationSeconds: number): Promise<PixelFigures> {
+export async function benchPixel(
+  connections: number,
+  durationSeconds: number,
+  roundCount: number,
+): Promise<PixelFigures> {
   const barePort = await freePort();
   const bare = spawn(process.execPath, [join(__dirname, 'bare-gif-server.js')], {
     env: { PORT: String(barePort) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise<void>((resolve) => bare.stdout.once('data', () => resolve()));
-  const bareFigures = await load(`http://127.0.0.1:${barePort}`, ['/t/o/x.gif'], connections, durationSeconds);
-  bare.kill('SIGTERM');
 
   const target = await createTarget('postgres', {
     TRACKING_RECORD_LIMIT_PER_MINUTE: '100000',
@@ -100,9 +109,19 @@ export async function benchPixel(connections: number, durationSeconds: number): 
     // Tend applied the migrations at start; now the messages the tokens name.
     const ids = await seedMessages(target, 2000);
     const paths = ids.map((m) => `/t/o/${signer.sign({ k: 'o', m })}.gif`);
-    const tendFigures = await load(tend.baseUrl, paths, connections, durationSeconds);
+    // Both servers are up (the idle one costs nothing); each round loads one, then the other.
+    const rounds: PixelFigures['rounds'] = [];
+    for (let round = 0; round < roundCount; round++) {
+      const bareRound = await load(`http://127.0.0.1:${barePort}`, ['/t/o/x.gif'], connections, durationSeconds);
+      const tendRound = await load(tend.baseUrl, paths, connections, durationSeconds);
+      rounds.push({ bare: bareRound, tend: tendRound, ratio: ratio(tendRound, bareRound) });
+    }
+    bare.kill('SIGTERM');
     await stopTend(tend);
     const rowsPersisted = await countOpens(target);
+    const tendAnswered = rounds.reduce((sum, r) => sum + r.tend.ok, 0);
+    const bareFigures = median(rounds.map((r) => r.bare));
+    const tendFigures = median(rounds.map((r) => r.tend));
 
     // Graceful restart under load: SIGTERM a third of the way in, start a new instance on the same port.
     tend = startTend(env, port);
@@ -119,12 +138,14 @@ export async function benchPixel(connections: number, durationSeconds: number): 
     return {
       connections,
       durationSeconds,
+      rounds,
       bare: bareFigures,
       tend: tendFigures,
-      ratio: Math.round((tendFigures.requestsPerSecond / bareFigures.requestsPerSecond) * 100) / 100,
+      ratio: ratio(tendFigures, bareFigures),
+      worstTendP99Ms: Math.max(...rounds.map((r) => r.tend.p99Ms)),
       rowsPersisted,
       // Requests in flight when the load generator stops are answered and stored but not counted as answered.
-      lost: Math.max(0, tendFigures.ok - rowsPersisted),
+      lost: Math.max(0, tendAnswered - rowsPersisted),
       restart: {
         answered: restartFigures.ok,
         rowsPersisted: rowsAfterRestart,
@@ -133,6 +154,17 @@ export async function benchPixel(connections: number, durationSeconds: number): 
       },
     };
   } finally {
+    if (bare.exitCode === null) bare.kill('SIGTERM');
     await target.dispose();
   }
+}
+
+function ratio(tend: LoadFigures, bare: LoadFigures): number {
+  return Math.round((tend.requestsPerSecond / bare.requestsPerSecond) * 100) / 100;
+}
+
+/** The middle round by requests per second (the lower middle of an even count). */
+function median(rounds: LoadFigures[]): LoadFigures {
+  const sorted = [...rounds].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond);
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
 }

@@ -8,7 +8,8 @@ import { benchScenarios, ISSUE_6_DATA_SET, type ScenarioFigures } from './scenar
 import { benchSend, type SendFigures } from './send.bench';
 
 /**
- * `npm run bench [-- --only ingest,pixel,send] [--contacts 100000] [--batches 100] [--concurrency 4] [--messages 5000]`
+ * `npm run bench [-- --only ingest,pixel,send] [--contacts 100000] [--batches 100] [--concurrency 4]
+ *   [--event-window-minutes 43200] [--duration 10] [--rounds 3] [--messages 5000]`
  * `npm run bench -- --only scenarios [--regenerate] [--scale 1] [--event-seconds 60] [--events-per-second 500]`
  * (the scenario runtime on a generated 20M-event database; opt-in, not in the default list).
  * Prints the figures and writes them to bench/results/latest.json (sections of earlier runs
@@ -40,14 +41,21 @@ async function main(): Promise<void> {
   if (only.has('ingest')) {
     for (const engine of engines) {
       console.log(`ingest on ${engine}: ${contacts} contacts, ${batches} x 1,000 events ...`);
-      const figures = await benchIngest(engine, contacts, batches, Number(arg('concurrency', '4')));
+      const figures = await benchIngest(
+        engine,
+        contacts,
+        batches,
+        Number(arg('concurrency', '4')),
+        Number(arg('event-window-minutes', String(30 * 24 * 60))),
+      );
       console.log(figures);
       results.ingest.push(figures);
     }
   }
   if (only.has('pixel')) {
-    console.log('open pixel vs bare node:http, 50 connections ...');
-    results.pixel = await benchPixel(50, Number(arg('duration', '10')));
+    const rounds = Number(arg('rounds', '3'));
+    console.log(`open pixel vs bare node:http, 50 connections, ${rounds} alternating rounds ...`);
+    results.pixel = await benchPixel(50, Number(arg('duration', '10')), rounds);
     console.log(JSON.stringify(results.pixel, null, 2));
   }
   if (only.has('send')) {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { openDatabase } from '../src/database/data-source.factory';
 import { DataDirLockedError } from '../src/database/embedded-lock';
 import { migrations } from '../src/database/migrations';
+import { EVENT_TYPE_PATTERN } from '../src/events/events.schemas';
 import { createTestDatabase, type TestDatabase, testEngine } from './support/test-database';
 
 describe(`database schema (${testEngine()})`, () => {
@@ -42,6 +43,52 @@ describe(`database schema (${testEngine()})`, () => {
          SELECT id, 'c1', 'x@example.jp', 'opt_in' FROM accounts WHERE external_id = 'a1'`,
       ),
     ).rejects.toMatchObject({ driverError: { constraint: 'ck_contacts_consent' } });
+  });
+
+  it('ck_events_type accepts exactly what EVENT_TYPE_PATTERN accepts', async () => {
+    const candidates = [
+      'a',
+      'login',
+      'site.page_view',
+      'feature_used.v2',
+      'a'.repeat(64),
+      'a'.repeat(65),
+      '',
+      'Login',
+      '1login',
+      '_login',
+      '.login',
+      'log-in',
+      'log in',
+      'login\n',
+      'ａ',
+      'é',
+      'aé',
+      'a\u00e9'.normalize('NFD'),
+      'ログイン',
+      'b',
+      'z9',
+      '{',
+      '`',
+    ];
+    const stored: string[] = [];
+    for (const [index, type] of candidates.entries()) {
+      const ok = await db.dataSource
+        .query(`INSERT INTO events (type, occurred_at, source, idempotency_key) VALUES ($1, now(), 'system', $2)`, [
+          type,
+          `ck-${index}`,
+        ])
+        .then(
+          () => true,
+          (error: { driverError?: { constraint?: string } }) => {
+            expect(error.driverError?.constraint).toBe('ck_events_type');
+            return false;
+          },
+        );
+      if (ok) stored.push(type);
+    }
+    expect(stored).toEqual(candidates.filter((type) => EVENT_TYPE_PATTERN.test(type)));
+    expect(stored.length).toBeGreaterThan(5);
   });
 });
 

@@ -7,6 +7,7 @@ import { ScenarioRuntime1764500000000 } from '../../migrations/1764500000000-sce
 import { ScenarioBenchIndexes1764600000000 } from '../../migrations/1764600000000-scenario-bench-indexes';
 import { Handoffs1764700000000 } from '../../migrations/1764700000000-handoffs';
 import { DeferredUsageRollups1764800000000 } from '../../migrations/1764800000000-deferred-usage-rollups';
+import { CheaperEventWrites1764900000000 } from '../../migrations/1764900000000-cheaper-event-writes';
 
 /** Every migration, in order. `npm run migrate` and boot run the pending ones. */
 export const migrations = [
@@ -19,4 +20,5 @@ export const migrations = [
   ScenarioBenchIndexes1764600000000,
   Handoffs1764700000000,
   DeferredUsageRollups1764800000000,
+  CheaperEventWrites1764900000000,
 ];

@@ -11,9 +11,14 @@ export type EventSource = (typeof EVENT_SOURCES)[number];
 @Entity('events')
 @Unique('uq_events_source_idempotency_key', ['source', 'idempotencyKey'])
 @Check('ck_events_source', `"source" IN ('api', 'tracking', 'provider', 'system')`)
-@Check('ck_events_type', `"type" ~ '^[a-z][a-z0-9_.]{0,63}$'`)
-@Index('ix_events_account_type_occurred', ['accountId', 'type', 'occurredAt'])
-@Index('ix_events_account_occurred', ['accountId', 'occurredAt', 'id'])
+// EVENT_TYPE_PATTERN (`^[a-z][a-z0-9_.]{0,63}$`) without the regular expression engine, which cost
+// ~7% of PostgreSQL's CPU on ingest (migration 1764900000000).
+@Check(
+  'ck_events_type',
+  `length("type") BETWEEN 1 AND 64 AND left("type", 1) COLLATE "C" BETWEEN 'a' AND 'z' AND btrim("type", 'abcdefghijklmnopqrstuvwxyz0123456789_.') = ''`,
+)
+@Index('ix_events_account_type_occurred', ['accountId', 'type', 'occurredAt'], { where: '"account_id" IS NOT NULL' })
+@Index('ix_events_account_occurred', ['accountId', 'occurredAt', 'id'], { where: '"account_id" IS NOT NULL' })
 @Index('ix_events_received', ['receivedAt'])
 @Index('ix_events_contact_occurred', ['contactId', 'occurredAt', 'id'], { where: '"contact_id" IS NOT NULL' })
 @Index('ix_events_tracking_occurred', ['occurredAt'], { where: `"source" = 'tracking'` })

@@ -63,6 +63,17 @@ interface RawTimelineRow {
   props: JsonObject;
 }
 
+/** Appends a JSON array of NewEventRow (one parameter); see EventsRepository.appendEvents. */
+export const APPEND_EVENTS_SQL = `WITH inserted AS (
+     INSERT INTO events (type, occurred_at, received_at, account_id, contact_id, visitor_id, source, idempotency_key, props)
+     SELECT u.type, u."occurredAt", u."receivedAt", u."accountId", u."contactId", u."visitorId", u.source, u."idempotencyKey", u.props
+       FROM json_to_recordset($1::json) AS u(type text, "occurredAt" timestamptz, "receivedAt" timestamptz,
+            "accountId" uuid, "contactId" uuid, "visitorId" text, source text, "idempotencyKey" text, props jsonb)
+      ORDER BY u.source COLLATE "C", u."idempotencyKey" COLLATE "C"
+     ON CONFLICT ON CONSTRAINT uq_events_source_idempotency_key DO NOTHING
+     RETURNING 1
+   ) SELECT count(*)::int AS n FROM inserted`;
+
 /** Storage of the events log: set-based writes and keyset reads. The only place events SQL lives. */
 @Injectable()
 export class EventsRepository {
@@ -86,15 +97,7 @@ export class EventsRepository {
   async appendEvents(manager: EntityManager, rows: readonly NewEventRow[]): Promise<number> {
     if (rows.length === 0) return 0;
     const inserted: { n: number }[] = await manager.query(
-      `WITH inserted AS (
-         INSERT INTO events (type, occurred_at, received_at, account_id, contact_id, visitor_id, source, idempotency_key, props)
-         SELECT u.type, u."occurredAt", u."receivedAt", u."accountId", u."contactId", u."visitorId", u.source, u."idempotencyKey", u.props
-           FROM json_to_recordset($1::json) AS u(type text, "occurredAt" timestamptz, "receivedAt" timestamptz,
-                "accountId" uuid, "contactId" uuid, "visitorId" text, source text, "idempotencyKey" text, props jsonb)
-          ORDER BY u.source COLLATE "C", u."idempotencyKey" COLLATE "C"
-         ON CONFLICT ON CONSTRAINT uq_events_source_idempotency_key DO NOTHING
-         RETURNING 1
-       ) SELECT count(*)::int AS n FROM inserted`,
+      APPEND_EVENTS_SQL,
       // NewEventRow's fields are the record's columns; Dates serialize as ISO 8601.
       [JSON.stringify(rows)],
     );

@@ -1,4 +1,5 @@
-import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { createHmac, type KeyObject, timingSafeEqual } from 'node:crypto';
+import { SigningKeyRing } from '../common/signing-key-ring';
 import type { TrackingKey } from '../config/config.schema';
 import { escapeHtml } from '../messaging/policy/unsubscribe-pages.util';
 import {
@@ -29,32 +30,18 @@ export interface HandoffAccess {
  * UUID, never an email address) and expires; a retired key verifies for the grace period.
  */
 export class HandoffAccessSigner {
-  private readonly keys: Map<string, { key: Buffer; retiredAtMs: number | null }>;
-  private readonly currentKid: string;
+  private readonly keys: SigningKeyRing;
 
-  constructor(
-    keys: readonly TrackingKey[],
-    private readonly gracePeriodMs: number,
-  ) {
-    const [first] = keys;
-    if (first === undefined) throw new Error('handoff page links need a tracking key');
-    this.currentKid = first.kid;
-    this.keys = new Map(
-      keys.map((k) => [
-        k.kid,
-        {
-          key: Buffer.from(hkdfSync('sha256', Buffer.from(k.secret, 'utf8'), Buffer.alloc(0), ACCESS_KEY_INFO, 32)),
-          retiredAtMs: k.retiredAt?.getTime() ?? null,
-        },
-      ]),
-    );
+  constructor(keys: readonly TrackingKey[], gracePeriodMs: number) {
+    this.keys = new SigningKeyRing(keys, gracePeriodMs, ACCESS_KEY_INFO);
   }
 
   sign(csmId: string, now: Date, ttlMs = HANDOFF_ACCESS_TTL_MS): string {
     const id = csmId.toLowerCase();
     if (!UUID_PATTERN.test(id)) throw new TypeError('a CSM id is a UUID');
     const exp = Math.ceil((now.getTime() + ttlMs) / 1000);
-    return `${this.currentKid}.${id}.${exp}.${this.tag(this.currentKid, id, exp)}`;
+    const { kid, hmacKey } = this.keys.current;
+    return `${kid}.${id}.${exp}.${tagOf(hmacKey, id, exp)}`;
   }
 
   /** The access a genuine, unexpired token grants, or null (never throws). */
@@ -63,21 +50,19 @@ export class HandoffAccessSigner {
     const match = TOKEN_PATTERN.exec(token);
     if (!match) return null;
     const [, kid, csmId, expText, tag] = match as unknown as [string, string, string, string, string];
-    const key = this.keys.get(kid);
+    const key = this.keys.verifying(kid, now.getTime());
     if (!key || !UUID_PATTERN.test(csmId)) return null;
-    if (key.retiredAtMs !== null && now.getTime() - key.retiredAtMs >= this.gracePeriodMs) return null;
     const exp = Number(expText);
     if (!(now.getTime() < exp * 1000)) return null;
-    const expected = Buffer.from(this.tag(kid, csmId, exp), 'utf8');
+    const expected = Buffer.from(tagOf(key.hmacKey, csmId, exp), 'utf8');
     const given = Buffer.from(tag, 'utf8');
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) return null;
     return { csmId, exp };
   }
+}
 
-  private tag(kid: string, csmId: string, exp: number): string {
-    const key = this.keys.get(kid)!.key;
-    return createHmac('sha256', key).update(`v1.${csmId}.${exp}`).digest('base64url');
-  }
+function tagOf(key: KeyObject, csmId: string, exp: number): string {
+  return createHmac('sha256', key).update(`v1.${csmId}.${exp}`).digest('base64url');
 }
 
 /** Headers of every CSM page: no caching, no referrer (the URL holds the token), strict CSP. */

@@ -1,4 +1,4 @@
-import { formatIpAddress, isIpInCidr, parseCidr, parseIpAddress, type IpCidr } from './ip-address.util';
+import { formatIpAddress, isIpInCidr, parseCidr, parseIpAddress, type IpCidr } from '../common/ip-address.util';
 
 /**
  * Which peers may say who the client is in X-Forwarded-For, compiled once from

@@ -1,4 +1,4 @@
-import { isIpInCidr, parseCidr, parseIpAddress, type IpCidr } from './ip-address.util';
+import { isIpInCidr, parseCidr, parseIpAddress, type IpCidr } from '../common/ip-address.util';
 
 /*
  * Email opens and clicks come from people and from machines: privacy proxies that

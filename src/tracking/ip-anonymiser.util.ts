@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { formatIpAddress, maskIpAddress, parseIpAddress } from './ip-address.util';
+import { formatIpAddress, maskIpAddress, parseIpAddress } from '../common/ip-address.util';
 
 /** IPv4 addresses keep their first 24 bits (`203.0.113.77` -> `203.0.113.0`). */
 export const IPV4_KEPT_PREFIX = 24;

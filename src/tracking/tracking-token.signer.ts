@@ -1,4 +1,5 @@
-import { createHmac, createSecretKey, hkdfSync, type KeyObject, timingSafeEqual } from 'node:crypto';
+import { createHmac, type KeyObject, timingSafeEqual } from 'node:crypto';
+import { SigningKeyRing } from '../common/signing-key-ring';
 import type { TrackingKey } from '../config/config.schema';
 
 /** Open pixel of one message. */
@@ -56,7 +57,6 @@ const UUID_BYTES = 16;
 const MAX_KID_BYTES = 16;
 /** No valid token is longer (16-character kid, identity kind: 55 bytes -> 74 characters). */
 const MAX_TOKEN_CHARS = 96;
-const KID_PATTERN = /^[A-Za-z0-9_-]{1,16}$/;
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const BASE64URL_PATTERN = /^[A-Za-z0-9_-]+$/;
 /** HKDF `info`: the signing key is derived per purpose, so a secret reused elsewhere signs nothing here. */
@@ -73,15 +73,6 @@ const KINDS = {
 const KIND_BY_CODE = new Map<number, TrackingTokenKind>(
   (Object.keys(KINDS) as TrackingTokenKind[]).map((kind) => [KINDS[kind].code, kind]),
 );
-
-interface PreparedKey {
-  kid: string;
-  kidBytes: Buffer;
-  /** A KeyObject rather than bytes: HMAC setup from a KeyObject is about twice as fast, and verify runs per pixel hit. */
-  signingKey: KeyObject;
-  /** Epoch ms, or null while the key is not retired. */
-  retiredAtMs: number | null;
-}
 
 /**
  * Signs and verifies the compact, URL-safe tokens in tracking URLs (pixel, click,
@@ -108,44 +99,16 @@ interface PreparedKey {
  * bits set in the last character) fails to verify, so one token has one spelling.
  */
 export class TrackingTokenSigner {
-  private readonly current: PreparedKey;
-  private readonly byKid: ReadonlyMap<string, PreparedKey>;
-  private readonly gracePeriodMs: number;
+  private readonly keys: SigningKeyRing;
 
   /** Throws on an unusable configuration (boot-time error); `verify` itself never throws. */
   constructor(options: TrackingTokenSignerOptions) {
-    const [first] = options.keys;
-    if (first === undefined) throw new Error('TrackingTokenSigner needs at least one key');
-    if (first.retiredAt !== null) throw new Error('the first tracking key signs new tokens and cannot be retired');
-    if (!Number.isFinite(options.gracePeriodMs) || options.gracePeriodMs < 0) {
-      throw new Error('tracking key grace period must be a non-negative number of milliseconds');
-    }
-    const byKid = new Map<string, PreparedKey>();
-    for (const key of options.keys) {
-      if (!KID_PATTERN.test(key.kid))
-        throw new Error(`tracking key id ${JSON.stringify(key.kid)} is not 1-16 of A-Z a-z 0-9 _ -`);
-      if (byKid.has(key.kid)) throw new Error(`tracking key id ${key.kid} is used twice`);
-      if (key.secret.length === 0) throw new Error(`tracking key ${key.kid} has an empty secret`);
-      const retiredAtMs = key.retiredAt === null ? null : key.retiredAt.getTime();
-      if (retiredAtMs !== null && Number.isNaN(retiredAtMs))
-        throw new Error(`tracking key ${key.kid} has an invalid retiredAt`);
-      byKid.set(key.kid, {
-        kid: key.kid,
-        kidBytes: Buffer.from(key.kid, 'ascii'),
-        signingKey: createSecretKey(
-          Buffer.from(hkdfSync('sha256', Buffer.from(key.secret, 'utf8'), Buffer.alloc(0), KEY_DERIVATION_INFO, 32)),
-        ),
-        retiredAtMs,
-      });
-    }
-    this.current = byKid.get(first.kid) as PreparedKey;
-    this.byKid = byKid;
-    this.gracePeriodMs = options.gracePeriodMs;
+    this.keys = new SigningKeyRing(options.keys, options.gracePeriodMs, KEY_DERIVATION_INFO);
   }
 
   /** The key id new tokens are signed with. */
   get currentKid(): string {
-    return this.current.kid;
+    return this.keys.current.kid;
   }
 
   /**
@@ -154,7 +117,7 @@ export class TrackingTokenSigner {
    * uint32): those are programming errors, never request input.
    */
   sign(payload: TrackingTokenPayload): string {
-    const key = this.current;
+    const key = this.keys.current;
     const spec = (KINDS as Partial<Record<string, (typeof KINDS)[TrackingTokenKind]>>)[payload.k];
     if (spec === undefined) throw new TypeError(`unknown tracking token kind ${JSON.stringify(payload.k)}`);
     const body = Buffer.alloc(3 + key.kidBytes.length + spec.fieldBytes);
@@ -183,7 +146,7 @@ export class TrackingTokenSigner {
         body.writeUInt32BE(payload.exp, fields + UUID_BYTES);
         break;
     }
-    return Buffer.concat([body, tagOf(key.signingKey, body)]).toString('base64url');
+    return Buffer.concat([body, tagOf(key.hmacKey, body)]).toString('base64url');
   }
 
   /** Signs an identity token for `contactId` that expires `ttlMs` after `now` (rounded up to a second). */
@@ -213,10 +176,10 @@ export class TrackingTokenSigner {
     const fields = 3 + kidLength;
     const bodyLength = fields + KINDS[kind].fieldBytes;
     if (bytes.length !== bodyLength + TAG_BYTES) return null;
-    const key = this.byKid.get(bytes.toString('latin1', 3, fields));
-    if (key === undefined || !this.accepts(key, nowMs)) return null;
+    const key = this.keys.verifying(bytes.toString('latin1', 3, fields), nowMs);
+    if (key === undefined) return null;
     const body = bytes.subarray(0, bodyLength);
-    if (!timingSafeEqual(tagOf(key.signingKey, body), bytes.subarray(bodyLength))) return null;
+    if (!timingSafeEqual(tagOf(key.hmacKey, body), bytes.subarray(bodyLength))) return null;
 
     const id = readUuid(bytes, fields);
     switch (kind) {
@@ -244,11 +207,6 @@ export class TrackingTokenSigner {
   ): Extract<TrackingTokenPayload, { k: K }> | null {
     const payload = this.verify(token, now);
     return payload !== null && payload.k === kind ? (payload as Extract<TrackingTokenPayload, { k: K }>) : null;
-  }
-
-  /** A key verifies while it is not retired, or for `gracePeriodMs` after `retiredAt`. */
-  private accepts(key: PreparedKey, nowMs: number): boolean {
-    return key.retiredAtMs === null || nowMs - key.retiredAtMs < this.gracePeriodMs;
   }
 }
 

@@ -18,11 +18,13 @@ export interface GenerateEventsOptions {
    * gets one of its contacts (chosen deterministically); other events have none.
    */
   contactsByAccount?: Record<string, readonly string[]>;
+  /** Events fall in this many milliseconds before `now` (default: 30 days). */
+  windowMs?: number;
 }
 
 const TYPES = ['login', 'feature_used', 'report_exported', 'dashboard_viewed', 'seat_added', 'api_call'] as const;
 const FEATURES = ['dashboards', 'exports', 'alerts', 'sso', 'workflows', 'integrations'] as const;
-const WINDOW_MS = 30 * 86_400_000;
+const DEFAULT_WINDOW_MS = 30 * 86_400_000;
 
 /**
  * A deterministic batch of product-usage events: the same arguments always give the
@@ -38,6 +40,7 @@ export function generateUsageEventsBatch(
   if (accountExternalIds.length === 0) throw new Error('generateUsageEventsBatch needs at least one account');
   const now = (options.now ?? new Date()).getTime();
   const prefix = options.idPrefix ?? 'usage';
+  const windowMs = options.windowMs ?? DEFAULT_WINDOW_MS;
   const random = mulberry32(batchIndex * 0x9e3779b1 + 1);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const events: UsageEventBody[] = [];
@@ -48,7 +51,7 @@ export function generateUsageEventsBatch(
     const event: UsageEventBody = {
       id: `${prefix}-${batchIndex}-${i}`,
       type,
-      occurredAt: formatTime(now - 60_000 - Math.floor(random() * WINDOW_MS), i % 2 === 0 ? 'Z' : '+09:00'),
+      occurredAt: formatTime(now - 60_000 - Math.floor(random() * windowMs), i % 2 === 0 ? 'Z' : '+09:00'),
       accountExternalId: account,
     };
     if (contacts !== undefined && contacts.length > 0) event.contactExternalId = pick(contacts);

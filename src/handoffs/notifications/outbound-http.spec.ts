@@ -45,6 +45,13 @@ describe('outbound-http', () => {
     ['::ffff:10.0.0.1', 'private'],
     ['64:ff9b::a9fe:a9fe', 'link-local'],
     ['2002:0a00:0001::1', 'private'],
+    ['fe80::1%eth0', 'link-local'],
+    ['2001:db8::1', 'documentation'],
+    ['100::1', 'discard-only'],
+    ['::a00:1', 'IPv4-compatible'],
+    ['192.0.2.7', 'documentation'],
+    ['198.19.0.1', 'benchmarking'],
+    ['not-an-ip', 'not an IP address'],
   ])('%s is %s', (address, label) => {
     expect(forbiddenAddressReason(address)).toContain(label);
   });

@@ -2,6 +2,7 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
+import { type IpAddress, type IpCidr, isIpInCidr, parseCidr, parseIpAddress } from '../../common/ip-address.util';
 
 /** Why an outbound request did not succeed. `refused`: the guard stopped it (never retried). */
 export type OutboundErrorKind = 'refused' | 'failed';
@@ -35,61 +36,39 @@ export interface OutboundResponse {
 const DEFAULT_TIMEOUT_MS = 5_000;
 const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024;
 
-type Range = [prefix: bigint, bits: number, label: string];
+/** Ranges never reached from here unless allowed, checked in order (the first match names the reason). */
+const FORBIDDEN_RANGES: readonly (readonly [IpCidr, string])[] = (
+  [
+    ['0.0.0.0/8', 'an unspecified ("this network") address'],
+    ['10.0.0.0/8', 'a private address'],
+    ['100.64.0.0/10', 'a carrier-grade NAT (CGNAT) address'],
+    ['127.0.0.0/8', 'a loopback address'],
+    ['169.254.0.0/16', 'a link-local address'],
+    ['172.16.0.0/12', 'a private address'],
+    ['192.0.0.0/24', 'an IETF protocol assignment address'],
+    ['192.0.2.0/24', 'a documentation address'],
+    ['192.168.0.0/16', 'a private address'],
+    ['198.18.0.0/15', 'a benchmarking address'],
+    ['198.51.100.0/24', 'a documentation address'],
+    ['203.0.113.0/24', 'a documentation address'],
+    ['224.0.0.0/4', 'a multicast address'],
+    ['240.0.0.0/4', 'a reserved or broadcast address'],
+    ['::/128', 'an unspecified address'],
+    ['::1/128', 'a loopback address'],
+    ['fc00::/7', 'a unique-local address'],
+    ['fe80::/10', 'a link-local address'],
+    ['fec0::/10', 'a site-local address'],
+    ['ff00::/8', 'a multicast address'],
+    ['100::/64', 'a discard-only address'],
+    ['2001:db8::/32', 'a documentation address'],
+    ['::/96', 'an IPv4-compatible (deprecated) address'],
+  ] as const
+).map(([cidr, reason]) => [parseCidr(cidr)!, reason] as const);
 
-function v4(text: string): bigint {
-  return text.split('.').reduce((n, part) => (n << 8n) | BigInt(Number(part)), 0n);
-}
-
-const IPV4_RANGES: Range[] = [
-  [v4('0.0.0.0'), 8, 'an unspecified ("this network") address'],
-  [v4('10.0.0.0'), 8, 'a private address'],
-  [v4('100.64.0.0'), 10, 'a carrier-grade NAT (CGNAT) address'],
-  [v4('127.0.0.0'), 8, 'a loopback address'],
-  [v4('169.254.0.0'), 16, 'a link-local address'],
-  [v4('172.16.0.0'), 12, 'a private address'],
-  [v4('192.0.0.0'), 24, 'an IETF protocol assignment address'],
-  [v4('192.0.2.0'), 24, 'a documentation address'],
-  [v4('192.168.0.0'), 16, 'a private address'],
-  [v4('198.18.0.0'), 15, 'a benchmarking address'],
-  [v4('198.51.100.0'), 24, 'a documentation address'],
-  [v4('203.0.113.0'), 24, 'a documentation address'],
-  [v4('224.0.0.0'), 4, 'a multicast address'],
-  [v4('240.0.0.0'), 4, 'a reserved or broadcast address'],
-];
-
-/** The 128-bit value of an IPv6 address (with an embedded dotted IPv4 tail allowed). */
-function v6(text: string): bigint {
-  let address = text.split('%')[0]!.toLowerCase();
-  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(address);
-  if (dotted) {
-    const n = v4(dotted[1]!);
-    address = `${address.slice(0, -dotted[1]!.length)}${(n >> 16n).toString(16)}:${(n & 0xffffn).toString(16)}`;
-  }
-  const [head, tail] = address.includes('::') ? address.split('::') : [address, undefined];
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups =
-    tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
-  return groups.reduce((n, g) => (n << 16n) | BigInt(parseInt(g || '0', 16)), 0n);
-}
-
-const IPV6_RANGES: Range[] = [
-  [0n, 128, 'an unspecified address'],
-  [1n, 128, 'a loopback address'],
-  [v6('fc00::'), 7, 'a unique-local address'],
-  [v6('fe80::'), 10, 'a link-local address'],
-  [v6('fec0::'), 10, 'a site-local address'],
-  [v6('ff00::'), 8, 'a multicast address'],
-  [v6('100::'), 64, 'a discard-only address'],
-  [v6('2001:db8::'), 32, 'a documentation address'],
-  [0n, 96, 'an IPv4-compatible (deprecated) address'],
-];
-
-function inRange(value: bigint, width: number, [prefix, bits]: Range): boolean {
-  const shift = BigInt(width - bits);
-  return value >> shift === prefix >> shift;
-}
+/** 64:ff9b::a.b.c.d (NAT64) carries an IPv4 address in its last 4 bytes. */
+const NAT64 = parseCidr('64:ff9b::/96')!;
+/** 2002:AABB:CCDD::/48 (6to4) carries AA.BB.CC.DD in bytes 2-5. */
+const SIX_TO_FOUR = parseCidr('2002::/16')!;
 
 /**
  * Why an address must not be reached from here (private, loopback, link-local, unique-local,
@@ -97,24 +76,15 @@ function inRange(value: bigint, width: number, [prefix, bits]: Range): boolean {
  * NAT64 / 6to4 IPv6 addresses are judged by the IPv4 address they carry.
  */
 export function forbiddenAddressReason(address: string): string | null {
-  const family = isIP(address.split('%')[0]!);
-  if (family === 4) {
-    const n = v4(address);
-    return IPV4_RANGES.find((r) => inRange(n, 32, r))?.[2] ?? null;
-  }
-  if (family !== 6) return 'not an IP address';
-  const n = v6(address);
-  // ::ffff:a.b.c.d (mapped), 64:ff9b::a.b.c.d (NAT64): the IPv4 address inside decides.
-  if (n >> 32n === 0xffffn || n >> 32n === v6('64:ff9b::') >> 32n) {
-    return forbiddenAddressReason(ipv4Of(n & 0xffffffffn));
-  }
-  // 2002:AABB:CCDD::/48 (6to4) carries AA.BB.CC.DD.
-  if (n >> 112n === 0x2002n) return forbiddenAddressReason(ipv4Of((n >> 80n) & 0xffffffffn));
-  return IPV6_RANGES.find((r) => inRange(n, 128, r))?.[2] ?? null;
+  const ip = parseIpAddress(address);
+  return ip === null ? 'not an IP address' : reasonFor(ip);
 }
 
-function ipv4Of(n: bigint): string {
-  return [24n, 16n, 8n, 0n].map((s) => String((n >> s) & 0xffn)).join('.');
+function reasonFor(ip: IpAddress): string | null {
+  // IPv4-mapped addresses (::ffff:a.b.c.d) already parse as the IPv4 address inside.
+  if (isIpInCidr(ip, NAT64)) return reasonFor({ family: 4, bytes: ip.bytes.slice(12, 16) });
+  if (isIpInCidr(ip, SIX_TO_FOUR)) return reasonFor({ family: 4, bytes: ip.bytes.slice(2, 6) });
+  return FORBIDDEN_RANGES.find(([cidr]) => isIpInCidr(ip, cidr))?.[1] ?? null;
 }
 
 /** Whether `host` (or `host:port`) is on the allow list; IPv6 hosts may be written with or without brackets. */
