@@ -96,6 +96,27 @@ describe('product-usage events: ingest and timelines', () => {
       expect(await countEvents(`contact_id IS NOT NULL`)).toBe(1000);
     });
 
+    it('stores occurredAt as the instant its offset names, to the microsecond', async () => {
+      const response = await post({
+        events: [
+          event({ id: 'tz-1', occurredAt: '2026-10-31T09:00:00.123456+05:30' }),
+          event({ id: 'tz-2', occurredAt: '2026-10-30T23:59:59-08:00' }),
+          event({ id: 'tz-3', occurredAt: '2026-10-31T00:00:00.5Z' }),
+        ],
+      });
+      expect(response.status).toBe(200);
+      const rows: { key: string; at: string }[] = await t.db.dataSource.query(
+        `SELECT idempotency_key AS key, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS at
+           FROM events WHERE idempotency_key LIKE 'tz-%' ORDER BY idempotency_key`,
+      );
+      expect(rows).toEqual([
+        { key: 'tz-1', at: '2026-10-31T03:30:00.123456' },
+        { key: 'tz-2', at: '2026-10-31T07:59:59.000000' },
+        { key: 'tz-3', at: '2026-10-31T00:00:00.500000' },
+      ]);
+      await t.db.dataSource.query(`DELETE FROM events WHERE idempotency_key LIKE 'tz-%'`);
+    });
+
     it('reports the same batch again as 1,000 duplicates and stores nothing', async () => {
       const batch = generateUsageEventsBatch(0, 1000, ['acme', 'globex'], { now: t.clock.now(), contactsByAccount });
       const response = await post(batch);

@@ -96,6 +96,14 @@ describe('CSM handoffs: admin API and pages', () => {
        VALUES ('email.opened', '2026-10-28T02:00:00Z', $1, $2, 'tracking', $3, $4::jsonb)`,
       [ids!.account, ids!.contact, `open:${messageId}`, JSON.stringify({ messageId })],
     );
+    // Three logins the last week of October, not folded into the rollups yet (no worker tick
+    // runs here): raising a handoff folds first, so its context counts them.
+    await ds.query(
+      `INSERT INTO events (type, occurred_at, account_id, contact_id, source, idempotency_key)
+       SELECT 'login', '2026-10-27T03:00:00Z'::timestamptz + g * interval '1 hour', $1, $2, 'api', 'login-' || g
+         FROM generate_series(1, 3) g`,
+      [ids!.account, ids!.contact],
+    );
     const visitor = randomUUID();
     await ds.query(
       `INSERT INTO visitors (id, first_seen_at, last_seen_at, contact_id, link_status, linked_at)
@@ -164,6 +172,7 @@ describe('CSM handoffs: admin API and pages', () => {
         expect.objectContaining({ template: 'onboarding/first-steps', opened: true, clicked: false }),
       ]);
       expect(h.context.siteVisits).toEqual([expect.objectContaining({ section: 'pricing', views: 4 })]);
+      expect(h.context.usage).toContainEqual(expect.objectContaining({ weekStart: '2026-10-26', logins: 3 }));
       expect(h.history.map((x) => [x.action, x.actor])).toEqual([['created', 'api']]);
 
       t.clock.advance(60_000);

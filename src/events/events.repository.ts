@@ -16,6 +16,16 @@ export interface NewEventRow {
   props: JsonObject;
 }
 
+/**
+ * A row for `appendEvents`: its times may also be ISO 8601 texts with an offset, already
+ * validated. The API passes its input through: turning 1,000 texts into Dates and back
+ * costs ~1.5 ms a batch.
+ */
+export type AppendableEventRow = Omit<NewEventRow, 'occurredAt' | 'receivedAt'> & {
+  occurredAt: Date | string;
+  receivedAt: Date | string;
+};
+
 /** Accounts and contacts found for a batch's external ids. */
 export interface ResolvedReferences {
   /** account external id -> account id */
@@ -94,7 +104,7 @@ export class EventsRepository {
    * concurrent batches that overlap take their unique-index locks in the same
    * order and cannot deadlock each other.
    */
-  async appendEvents(manager: EntityManager, rows: readonly NewEventRow[]): Promise<number> {
+  async appendEvents(manager: EntityManager, rows: readonly AppendableEventRow[]): Promise<number> {
     if (rows.length === 0) return 0;
     const inserted: { n: number }[] = await manager.query(
       APPEND_EVENTS_SQL,

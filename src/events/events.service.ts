@@ -9,7 +9,7 @@ import {
   MAX_EVENT_AGE_DAYS,
   MAX_FUTURE_SKEW_MS,
 } from './events.schemas';
-import { EventsRepository, type NewEventRow } from './events.repository';
+import { type AppendableEventRow, EventsRepository } from './events.repository';
 
 /** An event of the batch that was not stored, with why. */
 export interface RejectedEvent {
@@ -46,6 +46,7 @@ export class EventsService {
    */
   async ingest(body: unknown): Promise<IngestResult> {
     const now = this.clock.now();
+    const receivedAt = now.toISOString();
     const events = parseBatch(body, now);
 
     const refs = await this.repository.resolveReferences(
@@ -54,7 +55,7 @@ export class EventsService {
     );
 
     const rejected: RejectedEvent[] = [];
-    const rows: NewEventRow[] = [];
+    const rows: AppendableEventRow[] = [];
     const seenIds = new Set<string>();
     let duplicatesInBatch = 0;
     events.forEach((event, index) => {
@@ -90,14 +91,14 @@ export class EventsService {
       seenIds.add(event.id);
       rows.push({
         type: event.type,
-        occurredAt: new Date(event.occurredAt),
-        receivedAt: now,
+        occurredAt: event.occurredAt,
+        receivedAt,
         accountId,
         contactId,
         visitorId: null,
         source: 'api',
         idempotencyKey: event.id,
-        props: (event.props ?? {}) as NewEventRow['props'],
+        props: (event.props ?? {}) as AppendableEventRow['props'],
       });
     });
 

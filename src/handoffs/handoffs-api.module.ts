@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import { UsageRollups } from '../metrics/usage-rollups.service';
 import { HandoffPagesController } from './handoff-pages.controller';
 import { HandoffAccessSigner } from './handoff-pages.util';
 import { HandoffLinkController, HandoffsController, TechTouchPauseController } from './handoffs.controller';
@@ -14,6 +15,7 @@ import { HandoffsCoreModule } from './handoffs-core.module';
   imports: [HandoffsCoreModule],
   controllers: [HandoffsController, TechTouchPauseController, HandoffLinkController, HandoffPagesController],
   providers: [
+    UsageRollups,
     {
       provide: HandoffAccessSigner,
       inject: [APP_CONFIG],

@@ -20,6 +20,7 @@ import {
   techTouchPauseSchema,
 } from './handoffs.schemas';
 import { HandoffsService } from './handoffs.service';
+import { UsageRollups } from '../metrics/usage-rollups.service';
 
 const isoOf = (value: Date | string | null): string | null => (value === null ? null : new Date(value).toISOString());
 
@@ -124,6 +125,7 @@ export class HandoffsController {
     private readonly handoffs: HandoffsService,
     private readonly dataSource: DataSource,
     private readonly clock: Clock,
+    private readonly rollups: UsageRollups,
   ) {}
 
   @Get()
@@ -180,6 +182,9 @@ export class HandoffsController {
       }
       contactId = contact.id;
     }
+    // The context's usage comes from the rollups: count every event stored before this
+    // request, as a scenario's handoff does (its worker tick folds before it runs steps).
+    await this.rollups.fold();
     const result = await this.dataSource.transaction((m) =>
       this.handoffs.raise(
         m,

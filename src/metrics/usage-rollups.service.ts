@@ -6,8 +6,8 @@ import { DataSource } from 'typeorm';
  * are fed by the `events` trigger through `usage_rollup_deltas` (migration
  * 1764800000000): ingest only appends grouped counts, and `fold` moves them into the
  * rollups. Each delta is folded exactly once, whatever folds run at the same time. The
- * worker folds at the start of every scenario tick (each second); explain and the simulator
- * fold before they read.
+ * worker folds at the start of every scenario tick (each second); explain, the simulator and
+ * a handoff raised through the API fold before they read.
  */
 @Injectable()
 export class UsageRollups {
