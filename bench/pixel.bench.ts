@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { TrackingTokenSigner } from '../src/tracking/tracking-token.signer';
-import { startTend, stopTend, waitReady } from '../test/support/tend-process';
+import { startTend, stopTend, waitListening, waitReady } from '../test/support/tend-process';
 import { BENCH_TRACKING_SECRET, createTarget, type BenchTarget, freePort } from './bench-support';
 
 export interface LoadFigures {
@@ -23,7 +23,7 @@ export interface PixelFigures {
   /** The median round of each (by requests per second). */
   bare: LoadFigures;
   tend: LoadFigures;
-  /** Median Tend rate over median bare rate. */
+  /** The median of the rounds' ratios (each round pairs a bare and a Tend load back to back). */
   ratio: number;
   /** Tend's p99 over every round: the worst. */
   worstTendP99Ms: number;
@@ -102,6 +102,7 @@ export async function benchPixel(
       ...target.env,
       PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
       ROLE: 'api',
+      HTTP_REUSE_PORT: 'true',
       ...(profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profile}` } : {}),
     };
     let tend = startTend(env, port);
@@ -123,14 +124,16 @@ export async function benchPixel(
     const bareFigures = median(rounds.map((r) => r.bare));
     const tendFigures = median(rounds.map((r) => r.tend));
 
-    // Graceful restart under load: SIGTERM a third of the way in, start a new instance on the same port.
+    // Rolling restart under load, a third of the way in: a new instance starts on the same
+    // port (HTTP_REUSE_PORT), and once it listens the old one gets SIGTERM.
     tend = startTend(env, port);
     await waitReady(tend, 120_000);
     const restartLoad = load(tend.baseUrl, paths, connections, durationSeconds);
     await new Promise((r) => setTimeout(r, (durationSeconds * 1000) / 3));
+    const replacement = startTend(env, port);
+    await waitListening(replacement, 120_000);
     await stopTend(tend);
-    tend = startTend(env, port);
-    await waitReady(tend, 120_000);
+    tend = replacement;
     const restartFigures = await restartLoad;
     await stopTend(tend);
     const rowsAfterRestart = (await countOpens(target)) - rowsPersisted;
@@ -141,7 +144,7 @@ export async function benchPixel(
       rounds,
       bare: bareFigures,
       tend: tendFigures,
-      ratio: ratio(tendFigures, bareFigures),
+      ratio: medianOf(rounds.map((r) => r.ratio)),
       worstTendP99Ms: Math.max(...rounds.map((r) => r.tend.p99Ms)),
       rowsPersisted,
       // Requests in flight when the load generator stops are answered and stored but not counted as answered.
@@ -161,6 +164,11 @@ export async function benchPixel(
 
 function ratio(tend: LoadFigures, bare: LoadFigures): number {
   return Math.round((tend.requestsPerSecond / bare.requestsPerSecond) * 100) / 100;
+}
+
+/** The middle value (the lower middle of an even count). */
+function medianOf(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!;
 }
 
 /** The middle round by requests per second (the lower middle of an even count). */

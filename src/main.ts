@@ -1,11 +1,42 @@
 import 'reflect-metadata';
 import { existsSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { createApp } from './bootstrap';
 import { SystemClock } from './common/clock';
 import { configureLogger, logger } from './common/logger';
 import { ConfigError, loadConfig } from './config/load-config';
 import { openDatabase, runMigrations } from './database/data-source.factory';
 import { DataDirLockedError } from './database/embedded-lock';
+
+class PortInUseError extends Error {}
+
+/** Open connections get this long to finish their requests at shutdown; then they are closed. */
+const HTTP_DRAIN_MS = 5_000;
+
+/**
+ * The first step of a graceful shutdown: the listening socket closes at once (with
+ * HTTP_REUSE_PORT the new instance on the port then gets every new connection), requests
+ * already on open connections are answered as usual (pixel hits still recorded), and each
+ * keep-alive connection is closed as soon as it is idle. Resolves when no connection is
+ * left, or after `graceMs` (what is left is closed). Only then do the buffers drain and the
+ * app close, so no request can arrive after the tracking buffer's last write.
+ */
+function stopTakingRequests(server: Server, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const idle = setInterval(() => server.closeIdleConnections(), 50);
+    const deadline = setTimeout(() => {
+      server.closeAllConnections();
+      done();
+    }, graceMs);
+    function done(): void {
+      clearInterval(idle);
+      clearTimeout(deadline);
+      resolve();
+    }
+    // The callback runs once every connection has ended (with an error if it was not listening).
+    server.close(() => done());
+  });
+}
 
 /** Buffers flush and in-flight sends settle within this; past it the process exits anyway. */
 const SHUTDOWN_TIMEOUT_MS = 30_000;
@@ -43,6 +74,7 @@ async function main(): Promise<void> {
     void (async () => {
       let code = 0;
       try {
+        await stopTakingRequests(app.getHttpServer(), HTTP_DRAIN_MS);
         await app.close();
       } catch (error: unknown) {
         logger.error({ err: error }, 'error while closing the app');
@@ -56,7 +88,19 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
-  await app.listen({ port: config.http.port, host: config.http.host });
+  const { port, host, reusePort } = config.http;
+  try {
+    // `reusePort` goes through Nest and Fastify to node:http's listen (Node >= 22.12).
+    await app.listen({ port, host, reusePort } as { port: number; host: string });
+  } catch (error: unknown) {
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new PortInUseError(
+        `port ${port} on ${host} is in use by another process. To restart without refusing connections, ` +
+          'run the old and the new instance with HTTP_REUSE_PORT=true (PostgreSQL only), start the new one, then stop the old one.',
+      );
+    }
+    throw error;
+  }
   logger.info(
     { role: config.role, url: `http://${config.http.host}:${config.http.port}`, engine: database.engine },
     'Tend is listening',
@@ -64,7 +108,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof DataDirLockedError) {
+  if (error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof PortInUseError) {
     process.stderr.write(`tend: ${error.message}\n`);
   } else {
     logger.fatal({ err: error }, 'failed to start');

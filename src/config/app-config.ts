@@ -10,6 +10,11 @@ export interface AppConfig {
   http: {
     port: number;
     host: string;
+    /**
+     * Listen with SO_REUSEPORT: a new instance can bind the port while the old one still
+     * serves, for restarts that refuse no connection (start the new one, then SIGTERM the old).
+     */
+    reusePort: boolean;
     publicBaseUrl: string;
     jsonBodyLimitBytes: number;
     /**

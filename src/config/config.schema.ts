@@ -180,6 +180,7 @@ export const envSchema = z
     ROLE: z.enum(['all', 'api', 'worker']).default('all'),
     PORT: z.coerce.number().int().min(1).max(65535).default(3000),
     HOST: z.string().default('127.0.0.1'),
+    HTTP_REUSE_PORT: z.stringbool().default(false),
     TRUST_PROXY: z
       .string()
       .default('false')

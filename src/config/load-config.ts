@@ -134,6 +134,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
     http: {
       port: raw.PORT,
       host: raw.HOST,
+      reusePort: raw.HTTP_REUSE_PORT,
       publicBaseUrl: (raw.PUBLIC_BASE_URL ?? `http://localhost:${raw.PORT}`).replace(/\/+$/, ''),
       jsonBodyLimitBytes: raw.JSON_BODY_LIMIT_BYTES,
       trustProxy: raw.TRUST_PROXY,

@@ -31,8 +31,8 @@ export class ProcessGroup {
     process.once('exit', this.onExit);
   }
 
-  start(env: NodeJS.ProcessEnv): TendProcess {
-    const tend = startTend(env, freePort());
+  start(env: NodeJS.ProcessEnv, port: number = freePort()): TendProcess {
+    const tend = startTend(env, port);
     this.started.push(tend);
     return tend;
   }

@@ -52,6 +52,20 @@ export async function waitReady(tend: TendProcess, timeoutMs = 60_000): Promise<
   throw new Error(`Tend not ready after ${timeoutMs} ms:\n${tend.output()}`);
 }
 
+/**
+ * Waits for the process's own "Tend is listening" log line. On a port shared with
+ * HTTP_REUSE_PORT, readiness could be answered by the other instance.
+ */
+export async function waitListening(tend: TendProcess, timeoutMs = 60_000): Promise<void> {
+  const started = Date.now();
+  while (!tend.output().includes('"Tend is listening"')) {
+    if (tend.child.exitCode !== null) throw new Error(`Tend exited early:\n${tend.output()}`);
+    if (Date.now() - started > timeoutMs)
+      throw new Error(`Tend not listening after ${timeoutMs} ms:\n${tend.output()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export async function stopTend(tend: TendProcess): Promise<number | null> {
   if (tend.child.exitCode === null) tend.child.kill('SIGTERM');
   return tend.exited;
