@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { TrackingTokenSigner } from '../src/tracking/tracking-token.signer';
 import { ProcessGroup } from './support/process-group';
 import { freePort, stopTend, type TendProcess, waitListening, waitReady } from './support/tend-process';
-import { createTestDatabase, type TestDatabase, testEngine } from './support/test-database';
+import { createTestDatabase, describeOnServer, type TestDatabase } from './support/test-database';
 
 const SECRET = 'r'.repeat(40);
 
@@ -31,119 +31,111 @@ function getOnce(url: string): Promise<number | string> {
   });
 }
 
-// Two Tend processes on one database: the embedded engine (PGlite) lives inside one process,
-// so this runs on the server only (TEST_DATABASE_URL; `.ci/run` sets it).
-const onServer = testEngine() === 'postgres';
-(onServer ? describe : describe.skip)(
-  onServer
-    ? 'rolling restart on one port (postgres)'
-    : 'rolling restart on one port: skipped on the embedded engine, PGlite cannot be shared between processes (set TEST_DATABASE_URL)',
-  () => {
-    let db: TestDatabase;
-    let tmp = '';
-    const group = new ProcessGroup();
-    const port = freePort();
-    let paths: string[] = [];
+describeOnServer('rolling restart on one port', () => {
+  let db: TestDatabase;
+  let tmp = '';
+  const group = new ProcessGroup();
+  const port = freePort();
+  let paths: string[] = [];
 
-    beforeAll(async () => {
-      tmp = mkdtempSync(join(tmpdir(), 'tend-restart-'));
-      db = await createTestDatabase();
-      await db.dataSource.query(`INSERT INTO accounts (external_id, name) VALUES ('restart', 'Restart')`);
-      await db.dataSource.query(
-        `INSERT INTO contacts (account_id, external_id, email)
+  beforeAll(async () => {
+    tmp = mkdtempSync(join(tmpdir(), 'tend-restart-'));
+    db = await createTestDatabase();
+    await db.dataSource.query(`INSERT INTO accounts (external_id, name) VALUES ('restart', 'Restart')`);
+    await db.dataSource.query(
+      `INSERT INTO contacts (account_id, external_id, email)
          SELECT a.id, 'restart-' || g, 'restart-' || g || '@example.com' FROM accounts a, generate_series(1, 50) g`,
-      );
-      const ids = Array.from({ length: 50 }, () => randomUUID());
-      await db.dataSource.query(
-        `INSERT INTO messages (id, intent_key, contact_id, account_id, template, locale, kind, sent_at)
+    );
+    const ids = Array.from({ length: 50 }, () => randomUUID());
+    await db.dataSource.query(
+      `INSERT INTO messages (id, intent_key, contact_id, account_id, template, locale, kind, sent_at)
          SELECT m.id, 'restart:' || m.id, c.id, c.account_id, 'onboarding/welcome', 'ja', 'operational', now() - interval '1 hour'
            FROM unnest($1::uuid[]) WITH ORDINALITY AS m(id, n) JOIN contacts c ON c.external_id = 'restart-' || m.n`,
-        [ids],
-      );
-      const signer = new TrackingTokenSigner({
-        keys: [{ kid: 'k1', secret: SECRET, retiredAt: null }],
-        gracePeriodMs: 0,
-      });
-      paths = ids.map((m) => `/t/o/${signer.sign({ k: 'o', m })}.gif`);
+      [ids],
+    );
+    const signer = new TrackingTokenSigner({
+      keys: [{ kid: 'k1', secret: SECRET, retiredAt: null }],
+      gracePeriodMs: 0,
     });
+    paths = ids.map((m) => `/t/o/${signer.sign({ k: 'o', m })}.gif`);
+  });
 
-    afterAll(async () => {
-      try {
-        await group.killAll();
-      } finally {
-        if (tmp) rmSync(tmp, { recursive: true, force: true });
-        await db.close();
+  afterAll(async () => {
+    try {
+      await group.killAll();
+    } finally {
+      if (tmp) rmSync(tmp, { recursive: true, force: true });
+      await db.close();
+    }
+  });
+
+  const env = (name: string, reusePort: boolean): NodeJS.ProcessEnv => ({
+    ROLE: 'api',
+    HTTP_REUSE_PORT: String(reusePort),
+    DATABASE_URL: db.url,
+    DATABASE_POOL_SIZE: '4',
+    DATA_DIR: join(tmp, name),
+    TRACKING_SECRET: `k1:${SECRET}`,
+    TRACKING_RECORD_LIMIT_PER_MINUTE: '100000',
+    ADMIN_API_KEY: 'restart-test-admin-key-0123456789',
+    PUBLIC_BASE_URL: 'https://tend.example.com',
+    MAIL_FROM: 'Tend <cs@example.com>',
+    LOG_LEVEL: 'info',
+  });
+
+  async function openRows(): Promise<number> {
+    const [row] = await db.dataSource.query<{ n: number }[]>(
+      `SELECT count(*)::int AS n FROM events WHERE type = 'email.opened'`,
+    );
+    return row!.n;
+  }
+
+  it('without HTTP_REUSE_PORT a second instance on the port exits with a clear message', async () => {
+    const first = group.start(env('plain-1', false), port);
+    await waitReady(first);
+    const second = group.start(env('plain-2', false), port);
+    expect(await second.exited).toBe(1);
+    expect(second.output()).toContain(`port ${port} on 127.0.0.1 is in use by another process`);
+    expect(second.output()).toContain('HTTP_REUSE_PORT=true');
+    expect(await stopTend(first)).toBe(0);
+  });
+
+  it('with HTTP_REUSE_PORT, starting the new instance before stopping the old refuses no hit and loses none', async () => {
+    const before = await openRows();
+    const old: TendProcess = group.start(env('reuse-1', true), port);
+    await waitReady(old);
+
+    // Four clients, each hit on a new connection, until told to stop.
+    const outcomes = new Map<number | string, number>();
+    let running = true;
+    const clients = Array.from({ length: 4 }, async (_, c) => {
+      for (let i = c; running; i += 4) {
+        const outcome = await getOnce(`${old.baseUrl}${paths[i % paths.length]!}`);
+        outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
       }
     });
+    await new Promise((r) => setTimeout(r, 500));
+    const replacement = group.start(env('reuse-2', true), port);
+    await waitListening(replacement);
+    const oldExit = await stopTend(old);
+    expect([oldExit, old.output().slice(-2000)]).toEqual([0, expect.any(String)]);
+    await new Promise((r) => setTimeout(r, 500));
+    running = false;
+    await Promise.all(clients);
+    expect(await stopTend(replacement)).toBe(0);
 
-    const env = (name: string, reusePort: boolean): NodeJS.ProcessEnv => ({
-      ROLE: 'api',
-      HTTP_REUSE_PORT: String(reusePort),
-      DATABASE_URL: db.url,
-      DATABASE_POOL_SIZE: '4',
-      DATA_DIR: join(tmp, name),
-      TRACKING_SECRET: `k1:${SECRET}`,
-      TRACKING_RECORD_LIMIT_PER_MINUTE: '100000',
-      ADMIN_API_KEY: 'restart-test-admin-key-0123456789',
-      PUBLIC_BASE_URL: 'https://tend.example.com',
-      MAIL_FROM: 'Tend <cs@example.com>',
-      LOG_LEVEL: 'info',
-    });
-
-    async function openRows(): Promise<number> {
-      const [row] = await db.dataSource.query<{ n: number }[]>(
-        `SELECT count(*)::int AS n FROM events WHERE type = 'email.opened'`,
-      );
-      return row!.n;
-    }
-
-    it('without HTTP_REUSE_PORT a second instance on the port exits with a clear message', async () => {
-      const first = group.start(env('plain-1', false), port);
-      await waitReady(first);
-      const second = group.start(env('plain-2', false), port);
-      expect(await second.exited).toBe(1);
-      expect(second.output()).toContain(`port ${port} on 127.0.0.1 is in use by another process`);
-      expect(second.output()).toContain('HTTP_REUSE_PORT=true');
-      expect(await stopTend(first)).toBe(0);
-    });
-
-    it('with HTTP_REUSE_PORT, starting the new instance before stopping the old refuses no hit and loses none', async () => {
-      const before = await openRows();
-      const old: TendProcess = group.start(env('reuse-1', true), port);
-      await waitReady(old);
-
-      // Four clients, each hit on a new connection, until told to stop.
-      const outcomes = new Map<number | string, number>();
-      let running = true;
-      const clients = Array.from({ length: 4 }, async (_, c) => {
-        for (let i = c; running; i += 4) {
-          const outcome = await getOnce(`${old.baseUrl}${paths[i % paths.length]!}`);
-          outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
-        }
-      });
-      await new Promise((r) => setTimeout(r, 500));
-      const replacement = group.start(env('reuse-2', true), port);
-      await waitListening(replacement);
-      const oldExit = await stopTend(old);
-      expect([oldExit, old.output().slice(-2000)]).toEqual([0, expect.any(String)]);
-      await new Promise((r) => setTimeout(r, 500));
-      running = false;
-      await Promise.all(clients);
-      expect(await stopTend(replacement)).toBe(0);
-
-      const answered = outcomes.get(200) ?? 0;
-      // No connection refused, no 503: the old instance stopped listening before it began to
-      // close, and answered what it had accepted. A connection still in the old socket's
-      // accept queue at that instant is reset by Linux unless net.ipv4.tcp_migrate_req=1 moves
-      // it to the new socket: at most one per client (each has one request in flight).
-      const resets = outcomes.get('ECONNRESET') ?? 0;
-      expect(Object.fromEntries(outcomes)).toEqual(
-        resets === 0 ? { 200: answered } : { 200: answered, ECONNRESET: resets },
-      );
-      expect(resets).toBeLessThanOrEqual(migratesQueuedConnections() ? 0 : 4);
-      expect(answered).toBeGreaterThan(100);
-      // Both processes flushed their buffers on SIGTERM: every answered hit is stored.
-      expect((await openRows()) - before).toBe(answered);
-    });
-  },
-);
+    const answered = outcomes.get(200) ?? 0;
+    // No connection refused, no 503: the old instance stopped listening before it began to
+    // close, and answered what it had accepted. A connection still in the old socket's
+    // accept queue at that instant is reset by Linux unless net.ipv4.tcp_migrate_req=1 moves
+    // it to the new socket: at most one per client (each has one request in flight).
+    const resets = outcomes.get('ECONNRESET') ?? 0;
+    expect(Object.fromEntries(outcomes)).toEqual(
+      resets === 0 ? { 200: answered } : { 200: answered, ECONNRESET: resets },
+    );
+    expect(resets).toBeLessThanOrEqual(migratesQueuedConnections() ? 0 : 4);
+    expect(answered).toBeGreaterThan(100);
+    // Both processes flushed their buffers on SIGTERM: every answered hit is stored.
+    expect((await openRows()) - before).toBe(answered);
+  });
+});

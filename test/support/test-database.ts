@@ -58,3 +58,17 @@ export async function createTestDatabase(
     },
   };
 }
+
+/**
+ * A describe block for several Tend processes sharing one database: that needs a PostgreSQL
+ * server. The embedded engine (PGlite) lives inside one process and cannot be shared, so on it
+ * the block is skipped, and its name says why (TEST_DATABASE_URL; `.ci/run` sets it).
+ */
+export function describeOnServer(name: string, body: () => void): void {
+  if (testEngine() === 'postgres') describe(`${name} (postgres)`, body);
+  else
+    describe.skip(
+      `${name}: skipped on the embedded engine, PGlite cannot be shared between processes (set TEST_DATABASE_URL)`,
+      body,
+    );
+}
