@@ -103,6 +103,8 @@ export async function benchPixel(
       PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
       ROLE: 'api',
       HTTP_REUSE_PORT: 'true',
+      // waitListening reads the "Tend is listening" line (info); hits are logged at debug.
+      LOG_LEVEL: 'info',
       ...(profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profile}` } : {}),
     };
     let tend = startTend(env, port);

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { existsSync } from 'node:fs';
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import { createApp } from './bootstrap';
 import { SystemClock } from './common/clock';
 import { configureLogger, logger } from './common/logger';
@@ -12,17 +12,25 @@ class PortInUseError extends Error {}
 
 /** Open connections get this long to finish their requests at shutdown; then they are closed. */
 const HTTP_DRAIN_MS = 5_000;
+/** With HTTP_REUSE_PORT: how long the old instance keeps its socket while clients move over. */
+const HANDOVER_MS = 1_000;
 
 /**
- * The first step of a graceful shutdown: the listening socket closes at once (with
- * HTTP_REUSE_PORT the new instance on the port then gets every new connection), requests
- * already on open connections are answered as usual (pixel hits still recorded), and each
- * keep-alive connection is closed as soon as it is idle. Resolves when no connection is
- * left, or after `graceMs` (what is left is closed). Only then do the buffers drain and the
- * app close, so no request can arrive after the tracking buffer's last write.
+ * The first step of a graceful shutdown, before any buffer drains, so that no request can
+ * arrive after the tracking buffer's last write:
+ * - every answer from now on carries `Connection: close`, so a keep-alive client reconnects
+ *   after its current request instead of meeting a closed socket;
+ * - with HTTP_REUSE_PORT, the listening socket stays open for `handoverMs` (new connections
+ *   are shared with the new instance, and each gets one answer here, then moves on);
+ * - then the listening socket closes, requests already accepted are answered as usual (pixel
+ *   hits still recorded), idle connections are closed, and whatever is left after `graceMs`.
  */
-function stopTakingRequests(server: Server, graceMs: number): Promise<void> {
-  return new Promise((resolve) => {
+async function stopTakingRequests(server: Server, handoverMs: number, graceMs: number): Promise<void> {
+  server.prependListener('request', (_request, response: ServerResponse) => {
+    response.shouldKeepAlive = false;
+  });
+  if (handoverMs > 0) await new Promise((resolve) => setTimeout(resolve, handoverMs));
+  await new Promise<void>((resolve) => {
     const idle = setInterval(() => server.closeIdleConnections(), 50);
     const deadline = setTimeout(() => {
       server.closeAllConnections();
@@ -74,7 +82,7 @@ async function main(): Promise<void> {
     void (async () => {
       let code = 0;
       try {
-        await stopTakingRequests(app.getHttpServer(), HTTP_DRAIN_MS);
+        await stopTakingRequests(app.getHttpServer(), config.http.reusePort ? HANDOVER_MS : 0, HTTP_DRAIN_MS);
         await app.close();
       } catch (error: unknown) {
         logger.error({ err: error }, 'error while closing the app');
