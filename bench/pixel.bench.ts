@@ -80,6 +80,7 @@ export async function benchPixel(
   durationSeconds: number,
   roundCount: number,
 ): Promise<PixelFigures> {
+  if (!Number.isInteger(roundCount) || roundCount < 1) throw new Error(`--rounds must be 1 or more, got ${roundCount}`);
   const barePort = await freePort();
   const bare = spawn(process.execPath, [join(__dirname, 'bare-gif-server.js')], {
     env: { PORT: String(barePort) },
@@ -115,6 +116,8 @@ export async function benchPixel(
     // Both servers are up (the idle one costs nothing); each round loads one, then the other.
     const rounds: PixelFigures['rounds'] = [];
     for (let round = 0; round < roundCount; round++) {
+      // Tend's last flush and PostgreSQL's work on it must not overlap the bare round.
+      await settled(target);
       const bareRound = await load(`http://127.0.0.1:${barePort}`, ['/t/o/x.gif'], connections, durationSeconds);
       const tendRound = await load(tend.baseUrl, paths, connections, durationSeconds);
       rounds.push({ bare: bareRound, tend: tendRound, ratio: ratio(tendRound, bareRound) });
@@ -161,6 +164,17 @@ export async function benchPixel(
   } finally {
     if (bare.exitCode === null) bare.kill('SIGTERM');
     await target.dispose();
+  }
+}
+
+/** Waits until the stored opens stop changing (Tend's buffer is written) for half a second. */
+async function settled(target: BenchTarget): Promise<void> {
+  let last = await countOpens(target);
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 500));
+    const now = await countOpens(target);
+    if (now === last) return;
+    last = now;
   }
 }
 

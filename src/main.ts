@@ -10,8 +10,12 @@ import { DataDirLockedError } from './database/embedded-lock';
 
 class PortInUseError extends Error {}
 
-/** Open connections get this long to finish their requests at shutdown; then they are closed. */
-const HTTP_DRAIN_MS = 5_000;
+/**
+ * Open connections get this long to finish their requests at shutdown (a streamed import, an
+ * ingest batch waiting on a lock); then they are closed. Well inside SHUTDOWN_TIMEOUT_MS, which
+ * must still leave time to drain the buffers and close the database.
+ */
+const HTTP_DRAIN_MS = 20_000;
 /** With HTTP_REUSE_PORT: how long the old instance keeps its socket while clients move over. */
 const HANDOVER_MS = 1_000;
 

@@ -1,8 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { QueryRunner } from 'typeorm';
 import { openDatabase } from '../src/database/data-source.factory';
 import { DataDirLockedError } from '../src/database/embedded-lock';
+import { CheaperEventWrites1764900000000 } from '../migrations/1764900000000-cheaper-event-writes';
 import { migrations } from '../src/database/migrations';
 import { EVENT_TYPE_PATTERN } from '../src/events/events.schemas';
 import { createTestDatabase, type TestDatabase, testEngine } from './support/test-database';
@@ -43,6 +45,50 @@ describe(`database schema (${testEngine()})`, () => {
          SELECT id, 'c1', 'x@example.jp', 'opt_in' FROM accounts WHERE external_id = 'a1'`,
       ),
     ).rejects.toMatchObject({ driverError: { constraint: 'ck_contacts_consent' } });
+  });
+
+  it('1764900000000 goes down and up (and up again, as after a crash mid-way) outside a transaction', async () => {
+    const shape = async () =>
+      db.dataSource.query<{ name: string; definition: string }[]>(
+        `SELECT indexname AS name, indexdef AS definition FROM pg_indexes
+          WHERE tablename = 'events' AND indexname LIKE 'ix_events_account%'
+         UNION ALL
+         SELECT conname, pg_get_constraintdef(oid) || CASE WHEN convalidated THEN '' ELSE ' (not valid)' END
+           FROM pg_constraint WHERE conrelid = 'events'::regclass AND conname LIKE 'ck_events_type%'
+         ORDER BY 1`,
+      );
+    const migrated = await shape();
+    expect(migrated.map((r) => r.name)).toEqual([
+      'ck_events_type',
+      'ix_events_account_occurred',
+      'ix_events_account_type_occurred',
+    ]);
+    expect(migrated.filter((r) => r.name.startsWith('ix_')).map((r) => r.definition)).toEqual([
+      expect.stringContaining('WHERE (account_id IS NOT NULL)'),
+      expect.stringContaining('WHERE (account_id IS NOT NULL)'),
+    ]);
+    const migration = new CheaperEventWrites1764900000000();
+    expect(migration.transaction).toBe(false);
+    // Each step on a runner of its own, released before the checks read through the pool:
+    // on the embedded engine a concurrent index build would wait for the pool's session.
+    const run = async (step: (runner: QueryRunner) => Promise<void>) => {
+      const runner = db.dataSource.createQueryRunner();
+      try {
+        await step(runner);
+      } finally {
+        await runner.release();
+      }
+    };
+    await run((runner) => migration.down(runner));
+    const down = await shape();
+    expect(down.map((r) => r.name)).toEqual(migrated.map((r) => r.name));
+    expect(down.find((r) => r.name === 'ck_events_type')!.definition).toContain('~');
+    expect(down.filter((r) => r.definition.includes('WHERE'))).toEqual([]);
+    await run((runner) => migration.up(runner));
+    await run((runner) => migration.up(runner));
+    expect(await shape()).toEqual(migrated);
+    const pending = await db.dataSource.driver.createSchemaBuilder().log();
+    expect(pending.upQueries).toEqual([]);
   });
 
   it('ck_events_type accepts exactly what EVENT_TYPE_PATTERN accepts', async () => {

@@ -1,4 +1,5 @@
-import { EventsRepository } from '../src/events/events.repository';
+import { randomUUID } from 'node:crypto';
+import { EventsRepository, type TimelineSubject, timelineQuery } from '../src/events/events.repository';
 import { generateUsageEventsBatch, type UsageEventBody } from './support/generate-events';
 import { createTestApp, type TestApp } from './support/test-app';
 
@@ -102,6 +103,9 @@ describe('product-usage events: ingest and timelines', () => {
           event({ id: 'tz-1', occurredAt: '2026-10-31T09:00:00.123456+05:30' }),
           event({ id: 'tz-2', occurredAt: '2026-10-30T23:59:59-08:00' }),
           event({ id: 'tz-3', occurredAt: '2026-10-31T00:00:00.5Z' }),
+          // Valid ISO 8601 that PostgreSQL would refuse as written: normalized, not a 500.
+          event({ id: 'tz-4', occurredAt: '2026-10-31T16:00:00+16:00' }),
+          event({ id: 'tz-5', occurredAt: `2026-10-31T00:00:00.${'1'.repeat(130)}Z` }),
         ],
       });
       expect(response.status).toBe(200);
@@ -113,6 +117,8 @@ describe('product-usage events: ingest and timelines', () => {
         { key: 'tz-1', at: '2026-10-31T03:30:00.123456' },
         { key: 'tz-2', at: '2026-10-31T07:59:59.000000' },
         { key: 'tz-3', at: '2026-10-31T00:00:00.500000' },
+        { key: 'tz-4', at: '2026-10-31T00:00:00.000000' },
+        { key: 'tz-5', at: '2026-10-31T00:00:00.111000' },
       ]);
       await t.db.dataSource.query(`DELETE FROM events WHERE idempotency_key LIKE 'tz-%'`);
     });
@@ -285,6 +291,30 @@ describe('product-usage events: ingest and timelines', () => {
   });
 
   describe('timelines', () => {
+    it('reads a page through indexes, never by scanning the whole log', async () => {
+      const subjects: TimelineSubject[] = [
+        { kind: 'account', id: randomUUID() },
+        { kind: 'contact', id: randomUUID() },
+      ];
+      for (const subject of subjects) {
+        const { text, params } = timelineQuery(subject, {
+          order: 'desc',
+          limit: 50,
+          types: undefined,
+          since: undefined,
+          until: undefined,
+          after: undefined,
+        });
+        // With sequential scans priced out, a plan still holding one has no index path at all.
+        const plan = await t.db.dataSource.transaction(async (m) => {
+          await m.query('SET LOCAL enable_seqscan = off');
+          const rows: Record<string, string>[] = await m.query(`EXPLAIN ${text}`, params);
+          return rows.map((r) => r['QUERY PLAN']).join('\n');
+        });
+        expect([subject.kind, plan]).toEqual([subject.kind, expect.not.stringMatching(/Seq Scan on events/)]);
+      }
+    });
+
     // 5 instants x 5 events: several events share each occurredAt.
     const base = Date.parse('2026-10-20T00:00:00Z');
     let all: TimelineItem[];

@@ -139,42 +139,8 @@ export class EventsRepository {
    * Returns up to `limit + 1` rows; the extra one tells the caller a next page exists.
    */
   async timelinePage(subject: TimelineSubject, filter: TimelineFilter): Promise<TimelineRow[]> {
-    // Site events stay on their visitor; they belong to a contact (and its account)
-    // through the visitor's link, so anonymous visits count from the moment of linking.
-    const linkedVisitors =
-      subject.kind === 'account'
-        ? `SELECT v.id::text FROM visitors v JOIN contacts vc ON vc.id = v.contact_id WHERE vc.account_id = $1`
-        : `SELECT v.id::text FROM visitors v WHERE v.contact_id = $1`;
-    const column = subject.kind === 'account' ? 'e.account_id' : 'e.contact_id';
-    const params: unknown[] = [subject.id];
-    const where = [`(${column} = $1 OR (e.visitor_id IN (${linkedVisitors}) AND ${column} IS NULL))`];
-    const param = (value: unknown) => {
-      params.push(value);
-      return `$${params.length}`;
-    };
-    if (filter.types !== undefined) where.push(`e.type = ANY(${param(filter.types)}::text[])`);
-    if (filter.since !== undefined) where.push(`e.occurred_at >= ${param(filter.since.toISOString())}::timestamptz`);
-    if (filter.until !== undefined) where.push(`e.occurred_at < ${param(filter.until.toISOString())}::timestamptz`);
-    const direction = filter.order === 'asc' ? 'ASC' : 'DESC';
-    if (filter.after !== undefined) {
-      const comparison = filter.order === 'asc' ? '>' : '<';
-      where.push(
-        `(e.occurred_at, e.id) ${comparison} (${param(filter.after.occurredKey)}::timestamptz, ${param(filter.after.id)}::bigint)`,
-      );
-    }
-    const rows: RawTimelineRow[] = await this.dataSource.query(
-      `SELECT e.id, e.type, e.occurred_at, e.received_at, e.source, e.visitor_id, e.props,
-              to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_key,
-              a.external_id AS account_external_id, c.external_id AS contact_external_id
-       FROM events e
-       LEFT JOIN visitors v ON e.contact_id IS NULL AND v.id::text = e.visitor_id
-       LEFT JOIN contacts c ON c.id = COALESCE(e.contact_id, v.contact_id)
-       LEFT JOIN accounts a ON a.id = COALESCE(e.account_id, c.account_id)
-       WHERE ${where.join(' AND ')}
-       ORDER BY e.occurred_at ${direction}, e.id ${direction}
-       LIMIT ${param(filter.limit + 1)}`,
-      params,
-    );
+    const { text, params } = timelineQuery(subject, filter);
+    const rows: RawTimelineRow[] = await this.dataSource.query(text, params);
     return rows.map((r) => ({
       id: r.id,
       type: r.type,
@@ -188,4 +154,47 @@ export class EventsRepository {
       props: r.props,
     }));
   }
+}
+
+/**
+ * The SQL of one timeline page (exported for the plan test). Site events stay on their
+ * visitor; they belong to a contact (and its account) through the visitor's link, so
+ * anonymous visits count from the moment of linking. The linked visitors are one array
+ * (`= ANY(ARRAY(...))`), not an `IN (subquery)`: inside the OR a subquery would be a hashed
+ * subplan that no index serves, and every page would scan the whole log; as an array both
+ * arms are index scans (the subject's index and `ix_events_visitor_occurred`).
+ */
+export function timelineQuery(subject: TimelineSubject, filter: TimelineFilter): { text: string; params: unknown[] } {
+  const linkedVisitors =
+    subject.kind === 'account'
+      ? `SELECT v.id::text FROM visitors v JOIN contacts vc ON vc.id = v.contact_id WHERE vc.account_id = $1`
+      : `SELECT v.id::text FROM visitors v WHERE v.contact_id = $1`;
+  const column = subject.kind === 'account' ? 'e.account_id' : 'e.contact_id';
+  const params: unknown[] = [subject.id];
+  const where = [`(${column} = $1 OR (e.visitor_id = ANY(ARRAY(${linkedVisitors})) AND ${column} IS NULL))`];
+  const param = (value: unknown) => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  if (filter.types !== undefined) where.push(`e.type = ANY(${param(filter.types)}::text[])`);
+  if (filter.since !== undefined) where.push(`e.occurred_at >= ${param(filter.since.toISOString())}::timestamptz`);
+  if (filter.until !== undefined) where.push(`e.occurred_at < ${param(filter.until.toISOString())}::timestamptz`);
+  const direction = filter.order === 'asc' ? 'ASC' : 'DESC';
+  if (filter.after !== undefined) {
+    const comparison = filter.order === 'asc' ? '>' : '<';
+    where.push(
+      `(e.occurred_at, e.id) ${comparison} (${param(filter.after.occurredKey)}::timestamptz, ${param(filter.after.id)}::bigint)`,
+    );
+  }
+  const text = `SELECT e.id, e.type, e.occurred_at, e.received_at, e.source, e.visitor_id, e.props,
+          to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_key,
+          a.external_id AS account_external_id, c.external_id AS contact_external_id
+     FROM events e
+     LEFT JOIN visitors v ON e.contact_id IS NULL AND v.id::text = e.visitor_id
+     LEFT JOIN contacts c ON c.id = COALESCE(e.contact_id, v.contact_id)
+     LEFT JOIN accounts a ON a.id = COALESCE(e.account_id, c.account_id)
+    WHERE ${where.join(' AND ')}
+    ORDER BY e.occurred_at ${direction}, e.id ${direction}
+    LIMIT ${param(filter.limit + 1)}`;
+  return { text, params };
 }

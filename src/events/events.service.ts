@@ -30,6 +30,13 @@ export interface IngestResult {
 /** A 400 lists at most this many issues, so a hostile batch cannot make a huge answer. */
 const MAX_REPORTED_ISSUES = 100;
 const DAY_MS = 86_400_000;
+/**
+ * An ISO 8601 time PostgreSQL reads as the same instant as JavaScript: at most 6 fractional
+ * digits and an offset within +-15:59. Such texts go to the database as they came (no Date
+ * round trip); others the schema accepts (an offset of +16:00, 7+ fractional digits) are
+ * normalized first, so no valid event fails in the database.
+ */
+const POSTGRES_SAFE_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-](0\d|1[0-5]):[0-5]\d)$/;
 
 /** Product-usage events sent through the admin API. */
 @Injectable()
@@ -91,7 +98,9 @@ export class EventsService {
       seenIds.add(event.id);
       rows.push({
         type: event.type,
-        occurredAt: event.occurredAt,
+        occurredAt: POSTGRES_SAFE_TIME.test(event.occurredAt)
+          ? event.occurredAt
+          : new Date(event.occurredAt).toISOString(),
         receivedAt,
         accountId,
         contactId,

@@ -363,14 +363,18 @@ class ReplayEnrollments extends EnrollmentsRepository {
    * event happens (live, the arrival wakes it within a second); one statement.
    */
   async scheduleArrivals(): Promise<void> {
+    // One subquery per subject column, so each is an index scan on that column (a CASE inside
+    // one WHERE could use neither index).
+    const firstArrival = (column: 'account_id' | 'contact_id') =>
+      `(SELECT min(ev.occurred_at) FROM events ev
+         WHERE ev.${column} = w.${column} AND ev.type = w.waiting ->> 'event'
+           AND ev.occurred_at >= (w.waiting ->> 'since')::timestamptz
+           AND ${propsMatchSql('ev', "COALESCE(w.waiting -> 'where', '{}'::jsonb)")})`;
     await this.db.query(
       `UPDATE enrollments e SET next_run_at = a.at
-         FROM (SELECT w.id, (SELECT min(ev.occurred_at) FROM events ev
-                              WHERE ev.type = w.waiting ->> 'event'
-                                AND ev.occurred_at >= (w.waiting ->> 'since')::timestamptz
-                                AND CASE WHEN w.contact_id IS NULL THEN ev.account_id = w.account_id
-                                         ELSE ev.contact_id = w.contact_id END
-                                AND ${propsMatchSql('ev', "COALESCE(w.waiting -> 'where', '{}'::jsonb)")}) AS at
+         FROM (SELECT w.id,
+                      CASE WHEN w.contact_id IS NULL THEN ${firstArrival('account_id')}
+                           ELSE ${firstArrival('contact_id')} END AS at
                  FROM enrollments w WHERE w.state = 'active' AND w.waiting ->> 'kind' = 'wait_for') a
         WHERE e.id = a.id AND a.at IS NOT NULL AND a.at < e.next_run_at`,
     );
