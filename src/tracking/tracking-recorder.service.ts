@@ -38,8 +38,8 @@ export class TrackingRecorder implements OnModuleDestroy {
     this.buffer = new HitBuffer<TrackingHit>({
       writer: (batch) => this.write(batch),
       maxItems: bufferMax,
-      flushSize: 2_000,
-      maxBatchSize: 5_000,
+      flushSize: 1_000,
+      maxBatchSize: 1_000,
       flushIntervalMs,
       onDrop: (count, reason) => logger.warn({ count, reason, stats: this.buffer.stats() }, 'tracking hits dropped'),
       onWriteError: (error, size) => logger.error({ err: error, size }, 'tracking batch write failed; will retry'),
