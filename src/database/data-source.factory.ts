@@ -1,7 +1,7 @@
 import { PGlite } from '@electric-sql/pglite';
 import { createPgConfig } from '@electric-sql/pglite/node-postgres';
 import { join } from 'node:path';
-import { DataSource } from 'typeorm';
+import { DataSource, type QueryRunner } from 'typeorm';
 import { entities } from './entities';
 import { DataDirLock } from './embedded-lock';
 import { migrations } from './migrations';
@@ -85,6 +85,25 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
 /** Arbitrary constant: the advisory lock instances take while migrating one server database. */
 const MIGRATION_LOCK_KEY = 7_346_201_118;
 
+/** How often a starting instance asks again for the migration lock. */
+const MIGRATION_LOCK_POLL_MS = 200;
+
+/**
+ * Takes the migration lock by asking again until it is free, never by waiting inside
+ * `pg_advisory_lock`: a statement waiting there holds a snapshot, and a migration building
+ * an index CONCURRENTLY waits for every older snapshot to end, while the lock it waits for
+ * belongs to the migrating instance: two instances starting together would hang for good.
+ */
+async function takeMigrationLock(runner: QueryRunner): Promise<void> {
+  for (;;) {
+    const [row] = (await runner.query('SELECT pg_try_advisory_lock($1) AS locked', [MIGRATION_LOCK_KEY])) as {
+      locked: boolean;
+    }[];
+    if (row?.locked) return;
+    await new Promise((resolve) => setTimeout(resolve, MIGRATION_LOCK_POLL_MS));
+  }
+}
+
 /**
  * Runs pending migrations, one transaction each; returns their names. On a
  * server several instances may start at once: they queue on an advisory lock
@@ -98,7 +117,7 @@ export async function runMigrations(database: Database): Promise<string[]> {
   const runner = dataSource.createQueryRunner();
   await runner.connect();
   try {
-    await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    await takeMigrationLock(runner);
     try {
       return (await dataSource.runMigrations({ transaction: 'each' })).map((m) => m.name);
     } finally {
