@@ -29,6 +29,12 @@ module.exports = {
       testRegex: '\\.e2e-spec\\.ts$',
       slowTestThreshold: 30,
     },
+    // Several Tend processes on one database: only a PostgreSQL server can do that (the
+    // embedded engine lives in one process), so these suites exist only when
+    // TEST_DATABASE_URL names one (`npm run test:db`, which `.ci/run` runs).
+    ...(process.env.TEST_DATABASE_URL
+      ? [{ ...common, displayName: 'server', roots: ['<rootDir>/test'], testRegex: '\\.server-spec\\.ts$' }]
+      : []),
   ],
   testTimeout: 60000,
 };

@@ -6,9 +6,12 @@ import { join } from 'node:path';
 import { TrackingTokenSigner } from '../src/tracking/tracking-token.signer';
 import { ProcessGroup } from './support/process-group';
 import { freePort, stopTend, type TendProcess, waitListening, waitReady } from './support/tend-process';
-import { createTestDatabase, describeOnServer, type TestDatabase } from './support/test-database';
-
-const SECRET = 'r'.repeat(40);
+import {
+  createServerTestDatabase,
+  SERVER_TRACKING_SECRET,
+  serverTendEnv,
+  type TestDatabase,
+} from './support/test-database';
 
 /** Whether Linux hands connections queued on a closing SO_REUSEPORT socket to another one. */
 function migratesQueuedConnections(): boolean {
@@ -31,8 +34,8 @@ function getOnce(url: string): Promise<number | string> {
   });
 }
 
-describeOnServer('rolling restart on one port', () => {
-  let db: TestDatabase;
+describe('rolling restart on one port (postgres)', () => {
+  let db: TestDatabase & { url: string };
   let tmp = '';
   const group = new ProcessGroup();
   const port = freePort();
@@ -40,7 +43,7 @@ describeOnServer('rolling restart on one port', () => {
 
   beforeAll(async () => {
     tmp = mkdtempSync(join(tmpdir(), 'tend-restart-'));
-    db = await createTestDatabase();
+    db = await createServerTestDatabase();
     await db.dataSource.query(`INSERT INTO accounts (external_id, name) VALUES ('restart', 'Restart')`);
     await db.dataSource.query(
       `INSERT INTO contacts (account_id, external_id, email)
@@ -54,7 +57,7 @@ describeOnServer('rolling restart on one port', () => {
       [ids],
     );
     const signer = new TrackingTokenSigner({
-      keys: [{ kid: 'k1', secret: SECRET, retiredAt: null }],
+      keys: [{ kid: 'k1', secret: SERVER_TRACKING_SECRET, retiredAt: null }],
       gracePeriodMs: 0,
     });
     paths = ids.map((m) => `/t/o/${signer.sign({ k: 'o', m })}.gif`);
@@ -70,17 +73,10 @@ describeOnServer('rolling restart on one port', () => {
   });
 
   const env = (name: string, reusePort: boolean): NodeJS.ProcessEnv => ({
+    ...serverTendEnv(db, join(tmp, name)),
     ROLE: 'api',
     HTTP_REUSE_PORT: String(reusePort),
-    DATABASE_URL: db.url,
-    DATABASE_POOL_SIZE: '4',
-    DATA_DIR: join(tmp, name),
-    TRACKING_SECRET: `k1:${SECRET}`,
     TRACKING_RECORD_LIMIT_PER_MINUTE: '100000',
-    ADMIN_API_KEY: 'restart-test-admin-key-0123456789',
-    PUBLIC_BASE_URL: 'https://tend.example.com',
-    MAIL_FROM: 'Tend <cs@example.com>',
-    LOG_LEVEL: 'info',
   });
 
   async function openRows(): Promise<number> {

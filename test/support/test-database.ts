@@ -59,16 +59,32 @@ export async function createTestDatabase(
   };
 }
 
+/** Secret of the tracking key `k1` that `serverTendEnv` configures (tests sign tokens with it). */
+export const SERVER_TRACKING_SECRET = 's'.repeat(40);
+
 /**
- * A describe block for several Tend processes sharing one database: that needs a PostgreSQL
- * server. The embedded engine (PGlite) lives inside one process and cannot be shared, so on it
- * the block is skipped, and its name says why (TEST_DATABASE_URL; `.ci/run` sets it).
+ * A test database on the PostgreSQL server, for the `*.server-spec.ts` suites: several Tend
+ * processes sharing one database, which the embedded engine (one process) cannot do. Jest
+ * runs those suites (project `server`) only when TEST_DATABASE_URL is set; `.ci/run` sets it.
  */
-export function describeOnServer(name: string, body: () => void): void {
-  if (testEngine() === 'postgres') describe(`${name} (postgres)`, body);
-  else
-    describe.skip(
-      `${name}: skipped on the embedded engine, PGlite cannot be shared between processes (set TEST_DATABASE_URL)`,
-      body,
-    );
+export async function createServerTestDatabase(
+  options: { poolSize?: number } = {},
+): Promise<TestDatabase & { url: string }> {
+  if (!process.env.TEST_DATABASE_URL) throw new Error('server suites need TEST_DATABASE_URL (a PostgreSQL server)');
+  const db = await createTestDatabase(options);
+  return { ...db, url: db.url! };
+}
+
+/** The settings a production Tend process needs to run on `db` (DATABASE_URL set), data in `dataDir`. */
+export function serverTendEnv(db: { url: string }, dataDir: string): NodeJS.ProcessEnv {
+  return {
+    DATABASE_URL: db.url,
+    DATABASE_POOL_SIZE: '4',
+    DATA_DIR: dataDir,
+    TRACKING_SECRET: `k1:${SERVER_TRACKING_SECRET}`,
+    ADMIN_API_KEY: 'server-test-admin-key-0123456789',
+    PUBLIC_BASE_URL: 'https://tend.example.com',
+    MAIL_FROM: 'Tend <cs@example.com>',
+    LOG_LEVEL: 'info',
+  };
 }
