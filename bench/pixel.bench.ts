@@ -126,8 +126,14 @@ export async function benchPixel(
     await stopTend(tend);
     const rowsPersisted = await countOpens(target);
     const tendAnswered = rounds.reduce((sum, r) => sum + r.tend.ok, 0);
-    const bareFigures = median(rounds.map((r) => r.bare));
-    const tendFigures = median(rounds.map((r) => r.tend));
+    const bareFigures = middle(
+      rounds.map((r) => r.bare),
+      (f) => f.requestsPerSecond,
+    );
+    const tendFigures = middle(
+      rounds.map((r) => r.tend),
+      (f) => f.requestsPerSecond,
+    );
 
     // Rolling restart under load, a third of the way in: a new instance starts on the same
     // port (HTTP_REUSE_PORT), and once it listens the old one gets SIGTERM.
@@ -149,7 +155,7 @@ export async function benchPixel(
       rounds,
       bare: bareFigures,
       tend: tendFigures,
-      ratio: medianOf(rounds.map((r) => r.ratio)),
+      ratio: middle(rounds, (r) => r.ratio).ratio,
       worstTendP99Ms: Math.max(...rounds.map((r) => r.tend.p99Ms)),
       rowsPersisted,
       // Requests in flight when the load generator stops are answered and stored but not counted as answered.
@@ -182,13 +188,7 @@ function ratio(tend: LoadFigures, bare: LoadFigures): number {
   return Math.round((tend.requestsPerSecond / bare.requestsPerSecond) * 100) / 100;
 }
 
-/** The middle value (the lower middle of an even count). */
-function medianOf(values: number[]): number {
-  return [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!;
-}
-
-/** The middle round by requests per second (the lower middle of an even count). */
-function median(rounds: LoadFigures[]): LoadFigures {
-  const sorted = [...rounds].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond);
-  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+/** The middle item by `key` (the lower middle of an even count). */
+function middle<T>(items: readonly T[], key: (item: T) => number): T {
+  return [...items].sort((a, b) => key(a) - key(b))[Math.floor((items.length - 1) / 2)]!;
 }
