@@ -90,6 +90,19 @@ describe('tracking endpoints', () => {
       expect(JSON.stringify(open)).not.toContain('203.0.113.77');
     });
 
+    it('stores the moment of the hit to the millisecond', async () => {
+      const token = signer.sign({ k: 'o', m: messageId });
+      t.clock.advance(891); // a time with milliseconds; rows travel as epoch milliseconds
+      await get(`/t/o/${token}.gif`);
+      const hitAt = t.clock.now();
+      await recorder.flush();
+      const [row] = await t.db.dataSource.query<{ at: string }[]>(
+        `SELECT to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS at
+           FROM events WHERE type = 'email.opened' ORDER BY occurred_at DESC LIMIT 1`,
+      );
+      expect(row?.at).toBe(hitAt.toISOString().replace('Z', '000'));
+    });
+
     it('flags privacy-proxy and prefetch opens as machine opens, never drops them', async () => {
       const token = signer.sign({ k: 'o', m: messageId });
       await get(`/t/o/${token}.gif`, {

@@ -106,46 +106,46 @@ export class TrackingRecorder implements OnModuleDestroy {
           });
           events.push({
             type: 'email.opened',
-            occurredAt: hit.at,
+            occurredAtMs: hit.at.getTime(),
             messageId: hit.messageId,
             visitorId: null,
             key: hit.key,
-            props: withoutNulls({
-              messageId: hit.messageId,
-              classification: verdict.kind,
-              reason: verdict.reason,
+            props: withClient(
+              { messageId: hit.messageId, classification: verdict.kind, reason: verdict.reason },
               ip,
-              userAgent: truncate(hit.userAgent),
-            }),
+              hit.userAgent,
+            ),
           });
           break;
         }
         case 'click':
           events.push({
             type: 'email.clicked',
-            occurredAt: hit.at,
+            occurredAtMs: hit.at.getTime(),
             messageId: hit.messageId,
             visitorId: null,
             key: hit.key,
-            props: withoutNulls({
-              messageId: hit.messageId,
-              linkIndex: hit.linkIndex,
-              url: hit.url,
-              classification: hit.classification,
-              reason: hit.reason,
+            props: withClient(
+              {
+                messageId: hit.messageId,
+                linkIndex: hit.linkIndex,
+                url: hit.url,
+                classification: hit.classification,
+                reason: hit.reason,
+              },
               ip,
-              userAgent: truncate(hit.userAgent),
-            }),
+              hit.userAgent,
+            ),
           });
           break;
         case 'site': {
           events.push({
             type: hit.type,
-            occurredAt: hit.at,
+            occurredAtMs: hit.at.getTime(),
             messageId: null,
             visitorId: hit.visitorId,
             key: hit.key,
-            props: { ...hit.props, ...withoutNulls({ ip, userAgent: truncate(hit.userAgent) }) },
+            props: withClient({ ...hit.props }, ip, hit.userAgent),
           });
           const seen = visitors.get(hit.visitorId);
           if (!seen) visitors.set(hit.visitorId, { id: hit.visitorId, firstSeenAt: hit.at, lastSeenAt: hit.at });
@@ -177,12 +177,12 @@ export class TrackingRecorder implements OnModuleDestroy {
   }
 }
 
-function truncate(text: string | null, max = 300): string | null {
-  return text === null ? null : text.slice(0, max);
-}
+/** Stored user agents are cut to this many characters. */
+const MAX_USER_AGENT = 300;
 
-function withoutNulls(record: Record<string, string | number | boolean | null>): JsonObject {
-  const out: JsonObject = {};
-  for (const [k, v] of Object.entries(record)) if (v !== null) out[k] = v;
-  return out;
+/** Adds the stored client fields that are known (absent rather than null) to an event's props. */
+function withClient(props: JsonObject, ip: string | null, userAgent: string | null): JsonObject {
+  if (ip !== null) props.ip = ip;
+  if (userAgent !== null) props.userAgent = userAgent.slice(0, MAX_USER_AGENT);
+  return props;
 }
