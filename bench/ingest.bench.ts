@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { Pool, type PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { UsageEventBody } from '../test/support/generate-events';
-import { APPEND_EVENTS_SQL } from '../src/events/events.repository';
+import { APPEND_EVENTS_SQL, APPENDED_EVENT_COLUMNS } from '../src/events/events.repository';
 import { api, type BenchTarget, createTarget, type Engine, perSecond, startOn, stopTend } from './bench-support';
 
 export interface IngestFigures {
@@ -132,8 +132,6 @@ async function rollupsCaughtUp(target: BenchTarget, events: number): Promise<num
   }
 }
 
-const COLUMNS = 'type, occurred_at, received_at, account_id, contact_id, visitor_id, source, idempotency_key, props';
-
 /** Writes the batches straight into `events` twice (COPY, then Tend's statement); rows/s of each. */
 async function serverCeiling(
   target: BenchTarget,
@@ -194,7 +192,10 @@ async function serverCeiling(
   };
   try {
     const copyRowsPerSecond = await run((client, i) =>
-      pipeline(Readable.from([copyText[i]!]), client.query(copyFrom(`COPY events (${COLUMNS}) FROM STDIN`))),
+      pipeline(
+        Readable.from([copyText[i]!]),
+        client.query(copyFrom(`COPY events (${APPENDED_EVENT_COLUMNS}) FROM STDIN`)),
+      ),
     );
     const statementRowsPerSecond = await run((client, i) => client.query(APPEND_EVENTS_SQL, [statementParams[i]]));
     return { copyRowsPerSecond, statementRowsPerSecond };

@@ -9,7 +9,7 @@ import { benchSend, type SendFigures } from './send.bench';
 
 /**
  * `npm run bench [-- --only ingest,pixel,send] [--contacts 100000] [--batches 100] [--concurrency 4]
- *   [--event-window-minutes 43200] [--duration 10] [--rounds 3] [--messages 5000]`
+ *   [--event-window-minutes 43200] [--duration 10] [--rounds 5] [--messages 5000]`
  * `npm run bench -- --only scenarios [--regenerate] [--scale 1] [--event-seconds 60] [--events-per-second 500]`
  * (the scenario runtime on a generated 20M-event database; opt-in, not in the default list).
  * Prints the figures and writes them to bench/results/latest.json (sections of earlier runs
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
     }
   }
   if (only.has('pixel')) {
-    const rounds = Number(arg('rounds', '3'));
+    const rounds = Number(arg('rounds', '5'));
     console.log(`open pixel vs bare node:http, 50 connections, ${rounds} alternating rounds ...`);
     results.pixel = await benchPixel(50, Number(arg('duration', '10')), rounds);
     console.log(JSON.stringify(results.pixel, null, 2));

@@ -73,9 +73,13 @@ interface RawTimelineRow {
   props: JsonObject;
 }
 
+/** The columns an appended event fills, in the order APPEND_EVENTS_SQL (and a COPY of the same rows) writes them. */
+export const APPENDED_EVENT_COLUMNS =
+  'type, occurred_at, received_at, account_id, contact_id, visitor_id, source, idempotency_key, props';
+
 /** Appends a JSON array of NewEventRow (one parameter); see EventsRepository.appendEvents. */
 export const APPEND_EVENTS_SQL = `WITH inserted AS (
-     INSERT INTO events (type, occurred_at, received_at, account_id, contact_id, visitor_id, source, idempotency_key, props)
+     INSERT INTO events (${APPENDED_EVENT_COLUMNS})
      SELECT u.type, u."occurredAt", u."receivedAt", u."accountId", u."contactId", u."visitorId", u.source, u."idempotencyKey", u.props
        FROM json_to_recordset($1::json) AS u(type text, "occurredAt" timestamptz, "receivedAt" timestamptz,
             "accountId" uuid, "contactId" uuid, "visitorId" text, source text, "idempotencyKey" text, props jsonb)
