@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { Pool, type PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { UsageEventBody } from '../test/support/generate-events';
-import { APPEND_EVENTS_SQL, APPENDED_EVENT_COLUMNS } from '../src/events/events.repository';
+import { APPEND_EVENTS_SQL, APPENDED_EVENT_COLUMNS, eventRowsJson } from '../src/events/events.repository';
 import { api, type BenchTarget, createTarget, type Engine, perSecond, startOn, stopTend } from './bench-support';
 
 export interface IngestFigures {
@@ -153,7 +153,7 @@ async function serverCeiling(
       accountId: accountIds.get(e.accountExternalId) ?? null,
       contactId: null,
       visitorId: null,
-      source: 'api',
+      source: 'api' as const,
       idempotencyKey: e.id,
       props: e.props ?? {},
     })),
@@ -168,7 +168,7 @@ async function serverCeiling(
       .join('\n')
       .concat('\n'),
   );
-  const statementParams = batches.map((rows) => JSON.stringify(rows));
+  const statementParams = batches.map((rows) => eventRowsJson(rows));
   const pool = new Pool({ connectionString: target.env.DATABASE_URL, max: concurrency });
   const run = async (write: (client: PoolClient, index: number) => Promise<unknown>) => {
     await target.sql('TRUNCATE events, usage_rollup_deltas, account_daily_usage, contact_daily_usage');

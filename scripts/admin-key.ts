@@ -6,12 +6,11 @@
  * Tend to use it. Production: put the printed `sha256:` form in ADMIN_API_KEY.
  * The key alone goes to stdout, so `KEY=$(npm run -s admin-key)` works.
  */
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { addEmbeddedApiKey, generateApiKey, hashApiKey } from '../src/config/load-config';
+import { addEmbeddedApiKey, generateApiKey, hashApiKey, loadDotEnv } from '../src/config/load-config';
 
 function main(): void {
-  if (existsSync('.env')) process.loadEnvFile('.env');
+  loadDotEnv();
   const revokeOthers = process.argv.includes('--revoke-others');
   if (process.env.ADMIN_API_KEY !== undefined || process.env.DATABASE_URL !== undefined) {
     const key = generateApiKey();

@@ -10,11 +10,10 @@
  * DATABASE_URL it can run beside a live Tend.
  */
 import 'reflect-metadata';
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DateTime } from 'luxon';
 import { configureLogger } from '../src/common/logger';
-import { ConfigError, loadConfig } from '../src/config/load-config';
+import { ConfigError, loadConfig, loadDotEnv } from '../src/config/load-config';
 import { openDatabase } from '../src/database/data-source.factory';
 import { DataDirLockedError } from '../src/database/embedded-lock';
 import { compileScenario } from '../src/scenarios/core/runtime/compiled-scenario';
@@ -61,7 +60,7 @@ export function parseInstant(text: string, zone: string, end: boolean, name: str
 }
 
 async function main(): Promise<number> {
-  if (existsSync('.env')) process.loadEnvFile('.env');
+  loadDotEnv();
   const args = parseArgs(process.argv.slice(2));
   const { config } = loadConfig();
   configureLogger({ ...config.log, level: 'warn' });

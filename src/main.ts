@@ -1,10 +1,9 @@
 import 'reflect-metadata';
-import { existsSync } from 'node:fs';
 import type { Server, ServerResponse } from 'node:http';
 import { createApp } from './bootstrap';
 import { SystemClock } from './common/clock';
 import { configureLogger, logger } from './common/logger';
-import { ConfigError, loadConfig } from './config/load-config';
+import { ConfigError, loadConfig, loadDotEnv } from './config/load-config';
 import { openDatabase, runMigrations } from './database/data-source.factory';
 import { DataDirLockedError } from './database/embedded-lock';
 
@@ -54,8 +53,7 @@ async function stopTakingRequests(server: Server, handoverMs: number, graceMs: n
 const SHUTDOWN_TIMEOUT_MS = 30_000;
 
 async function main(): Promise<void> {
-  // Settings may also come from a .env file in the working directory (see .env.example).
-  if (existsSync('.env')) process.loadEnvFile('.env');
+  loadDotEnv();
   const { config, generatedSecretsFile, generatedAdminApiKey } = loadConfig();
   configureLogger(config.log);
   if (generatedSecretsFile) {

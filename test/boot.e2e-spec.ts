@@ -1,8 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { createTestDatabase, type TestDatabase, testEngine } from './support/test-database';
-import { freePort, startTend, stopTend, waitReady } from './support/tend-process';
+import { findRoot, freePort, startTend, stopTend, waitReady } from './support/tend-process';
 
 // These tests start the built server as a real process, as `npm start` does (`npm test` builds first).
 describe(`npm start as a real process (${testEngine()})`, () => {
@@ -46,6 +48,21 @@ describe(`npm start as a real process (${testEngine()})`, () => {
       expect(logLines.length).toBeGreaterThan(3);
       expect(logLines.join('\n')).not.toContain(adminApiKey);
       expect(third.output()).not.toContain(adminApiKey);
+    });
+
+    it('npm run migrate takes its settings from .env in the working directory, as npm start does', async () => {
+      writeFileSync(join(dir, '.env'), `DATA_DIR=${join(dir, 'from-dotenv')}\n`);
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        [join(findRoot(__dirname), 'dist/src/database/migrate.js')],
+        {
+          cwd: dir,
+          env: { PATH: process.env.PATH, HOME: process.env.HOME },
+        },
+      );
+      expect(stdout).toContain('migrations applied');
+      expect(existsSync(join(dir, 'from-dotenv'))).toBe(true);
+      expect(existsSync(join(dir, 'data'))).toBe(false);
     });
   } else {
     let db: TestDatabase;

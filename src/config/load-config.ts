@@ -14,6 +14,15 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * Settings may also come from a `.env` file in the working directory (see .env.example).
+ * Variables already in the environment win over the file. Every entry point calls this
+ * first: `npm start`, `npm run migrate` and the scripts that read the configuration.
+ */
+export function loadDotEnv(file = '.env'): void {
+  if (existsSync(file)) process.loadEnvFile(file);
+}
+
 export function formatIssues(issues: z.core.$ZodIssue[]): string[] {
   return issues.map((issue) => `${issue.path.join('.') || '(environment)'}: ${issue.message}`);
 }

@@ -1,11 +1,12 @@
 import 'reflect-metadata';
 import { configureLogger, logger } from '../common/logger';
-import { ConfigError, loadConfig } from '../config/load-config';
+import { ConfigError, loadConfig, loadDotEnv } from '../config/load-config';
 import { openDatabase, runMigrations } from './data-source.factory';
 import { DataDirLockedError } from './embedded-lock';
 
 /** `npm run migrate`: applies pending migrations to the configured database and exits. */
 async function main(): Promise<void> {
+  loadDotEnv();
   const { config } = loadConfig();
   configureLogger(config.log);
   const database = await openDatabase(
