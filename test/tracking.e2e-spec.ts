@@ -382,6 +382,73 @@ describe('tracking endpoints', () => {
       expect(recorder.stats()).toMatchObject({ buffered: 0, failedFlushes: 0 });
     });
 
+    it('keeps writing when a page sends half an emoji (an unpaired surrogate), which PostgreSQL refuses in JSON', async () => {
+      const page = pageView('/half-emoji').e[0]!;
+      const broken = { v: visitor, e: [{ ...page, title: 'Pricing \ud83d', props: { plan: '\udc4d pro' } }] };
+      expect((await post('/t/collect', broken)).statusCode).toBe(204);
+      expect((await post('/t/collect', pageView('/after-half-emoji'))).statusCode).toBe(204);
+      const views = await events('site.page_viewed');
+      const stored = views.find((v) => v.props.path === '/half-emoji');
+      expect(stored?.props).toMatchObject({ title: 'Pricing \ufffd', props: { plan: '\ufffd pro' } });
+      expect(views.map((v) => v.props.path)).toContain('/after-half-emoji');
+      expect(recorder.stats()).toMatchObject({ buffered: 0, failedFlushes: 0 });
+    });
+
+    it('drops a hit the database refuses for good and writes the rest of its batch', async () => {
+      const before = recorder.stats();
+      const at = t.clock.now();
+      const hit = (type: string, path: string) => ({
+        kind: 'site' as const,
+        key: `${visitor}:${randomUUID()}`,
+        at,
+        visitorId: visitor,
+        type,
+        rawIp: '203.0.113.9',
+        userAgent: HUMAN_UA,
+        props: { url: `${SITE}${path}`, path },
+      });
+      // Only code can make such a hit (the endpoints validate the type): ck_events_type refuses it.
+      recorder.record(hit('site.page_viewed', '/refused-before'), visitor);
+      recorder.record(hit('site.Not A Type', '/refused'), visitor);
+      recorder.record(hit('site.page_viewed', '/refused-after'), visitor);
+      const paths = (await events('site.page_viewed')).map((v) => v.props.path);
+      expect(paths).toEqual(expect.arrayContaining(['/refused-before', '/refused-after']));
+      expect(recorder.stats()).toMatchObject({ buffered: 0, failedFlushes: before.failedFlushes, refused: 1 });
+    });
+
+    it('stores page addresses without fragment, credentials or the identity parameter', async () => {
+      const secretPage = {
+        v: visitor,
+        e: [
+          {
+            id: randomUUID(),
+            type: 'page_view',
+            url: `${SITE.replace('https://', 'https://user:pw@')}/callback?tend_id=abc&step=2#access_token=eyJsecret`,
+            referrer: `${SITE}/login?next=%2Fapp#id_token=eyJother`,
+          },
+        ],
+      };
+      expect((await post('/t/collect', secretPage)).statusCode).toBe(204);
+      const stored = (await events('site.page_viewed')).find((v) => v.props.path === '/callback');
+      expect(stored?.props).toMatchObject({ url: `${SITE}/callback?step=2`, referrer: `${SITE}/login?next=%2Fapp` });
+      expect(JSON.stringify(stored)).not.toMatch(/eyJ|user:pw|tend_id/);
+    });
+
+    it('records none of a beacon whose pages are not all on a configured site', async () => {
+      const before = (await events('site.page_viewed')).length;
+      const mixed = {
+        v: visitor,
+        e: [
+          { id: randomUUID(), type: 'page_view', url: `${SITE}/fine` },
+          { id: randomUUID(), type: 'page_view', url: 'https://evil.example/x' },
+        ],
+      };
+      const response = await post('/t/collect', mixed);
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toMatchObject({ issues: [{ path: 'e.1.url' }] });
+      expect(await events('site.page_viewed')).toHaveLength(before);
+    });
+
     it('serves disclosure text in Japanese and English', async () => {
       const ja = await t.app.inject({ method: 'GET', url: '/t/disclosure?lang=ja' });
       expect(ja.body).toContain('利用者情報の外部送信について');

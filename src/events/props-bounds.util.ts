@@ -101,8 +101,17 @@ export function checkPropsBounds(props: unknown, limits: PropsLimits = PROPS_LIM
 }
 
 const unpairedSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const unpairedSurrogates = new RegExp(unpairedSurrogate.source, 'g');
 
 /** False for text PostgreSQL cannot store: NUL characters and unpaired UTF-16 surrogates. */
 export function isStorableText(value: string): boolean {
   return !value.includes('\u0000') && !unpairedSurrogate.test(value);
+}
+
+/**
+ * Text PostgreSQL can store: NUL characters dropped, unpaired surrogates (half an emoji cut
+ * by a page's own script, say) replaced by U+FFFD, as `String.prototype.toWellFormed` does.
+ */
+export function toStorableText(value: string): string {
+  return value.replaceAll('\u0000', '').replace(unpairedSurrogates, '\uFFFD');
 }

@@ -73,4 +73,19 @@ describe('EmailTrackingService.click', () => {
     });
     expect(recorded).toEqual([]);
   });
+
+  it('looks a link up again while its message is not sent, so a later click sees the send time', async () => {
+    let sentAt: Date | null = null;
+    const { service, signer, recorded, repository } = setUp(async () => ({ ...LINK, sentAt }));
+    const token = signer.sign({ k: 'c', m: MESSAGE, l: 0 });
+    await service.click(token, HUMAN);
+    expect(repository.findLink).toHaveBeenCalledTimes(1);
+    // Sent 2 seconds before the next click: the time-since-delivery rule applies.
+    sentAt = new Date('2026-11-20T08:59:58Z');
+    await service.click(token, HUMAN);
+    expect(repository.findLink).toHaveBeenCalledTimes(2);
+    expect(recorded[1]).toMatchObject({ classification: 'bot' });
+    await service.click(token, HUMAN);
+    expect(repository.findLink).toHaveBeenCalledTimes(2);
+  });
 });

@@ -123,13 +123,17 @@ export class EmailTrackingService {
     return { kind: 'redirect', location };
   }
 
-  /** Stored links never change once rendered, so they are cached; failures and misses are not. */
+  /**
+   * Links of a sent message no longer change, so they are cached; failures, misses and
+   * links of a message not sent yet are not (its send time is still to come, and the
+   * time-since-delivery rule needs it; a retried render may still rewrite its links).
+   */
   private async lookup(messageId: string, linkIndex: number): Promise<StoredLink | null> {
     const cacheKey = `${messageId}:${linkIndex}`;
     const cached = this.links.get(cacheKey);
     if (cached) return cached;
     const link = await this.repository.findLink(messageId, linkIndex);
-    if (link) this.links.set(cacheKey, link);
+    if (link?.sentAt) this.links.set(cacheKey, link);
     return link;
   }
 

@@ -7,7 +7,7 @@ import { parseOrThrow } from '../common/zod-issues';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { buildDisclosure, renderDisclosureHtml } from './disclosure';
 import { IdentityService } from './identity.service';
-import { pageOnOrigin } from './site-props.util';
+import { pageOnOrigin, storedPageUrl } from './site-props.util';
 import { renderSnippet } from './site-snippet';
 import { collectSchema, identifySchema } from './site-tracking.schemas';
 import { TrackingRecorder } from './tracking-recorder.service';
@@ -69,16 +69,18 @@ export class SiteTrackingController {
     if (this.optedOut(request)) return;
     const now = this.clock.now();
     const userAgent = request.headers['user-agent'] ?? null;
+    // Every page is checked before any event is recorded: a 400 records nothing.
+    const pages = input.e.map((event) => pageOnOrigin(event.url, this.config.tracking.siteOrigins));
+    const offSite = pages.flatMap((page, index) =>
+      page === null ? [{ path: `e.${index}.url`, message: 'must be on one of the configured site origins' }] : [],
+    );
+    if (offSite.length > 0) throw new DomainError(ErrorCode.Invalid, 'Page is not on a configured site', offSite);
     input.e.forEach((event, index) => {
-      const page = pageOnOrigin(event.url, this.config.tracking.siteOrigins);
-      if (!page) {
-        throw new DomainError(ErrorCode.Invalid, 'Page is not on a configured site', [
-          { path: `e.${index}.url`, message: 'must be on one of the configured site origins' },
-        ]);
-      }
-      const props: JsonObject = { url: page.toString(), path: page.pathname };
+      const page = pages[index]!;
+      const props: JsonObject = { url: page.url, path: page.path };
       if (event.title !== undefined) props.title = event.title;
-      if (event.referrer) props.referrer = event.referrer;
+      const referrer = event.referrer ? storedPageUrl(event.referrer) : null;
+      if (referrer !== null) props.referrer = referrer.url;
       if (event.props) props.props = event.props;
       this.recorder.record(
         {
@@ -107,7 +109,8 @@ export class SiteTrackingController {
     this.guardOrigin(request, reply);
     const input = parseOrThrow(identifySchema, parseTextBody(body));
     if (this.optedOut(request)) return;
-    // Pending page views of this visitor are written before the link, so ordering stays natural.
+    // Site events stay on the visitor and are attributed through its link when read, so page
+    // views still in the buffer count for the contact too, whichever is written first.
     if ('t' in input) {
       const payload = this.signer.verifyKind(input.t, 'i', this.clock.now());
       // A bad or expired token changes nothing and says nothing.

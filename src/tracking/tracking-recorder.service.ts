@@ -13,6 +13,8 @@ import { type TrackingEventRow, TrackingRepository, type VisitorSeen } from './t
 
 export interface RecorderStats extends HitBufferStats {
   throttled: number;
+  /** Hits the database refused for good (a data or constraint error), dropped and logged. */
+  refused: number;
 }
 
 /**
@@ -28,6 +30,7 @@ export class TrackingRecorder implements OnModuleDestroy {
   /** Send times (epoch ms) of messages opened lately: a message is sent once, so a known time never changes. */
   private readonly sentTimes = new LruCache<string, number>(100_000);
   private throttled = 0;
+  private refused = 0;
 
   constructor(
     private readonly repository: TrackingRepository,
@@ -66,7 +69,7 @@ export class TrackingRecorder implements OnModuleDestroy {
   }
 
   stats(): RecorderStats {
-    return { ...this.buffer.stats(), throttled: this.throttled };
+    return { ...this.buffer.stats(), throttled: this.throttled, refused: this.refused };
   }
 
   /** Writes everything buffered now (tests, shutdown). */
@@ -154,7 +157,35 @@ export class TrackingRecorder implements OnModuleDestroy {
         }
       }
     }
-    await this.repository.writeBatch(events, [...visitors.values()]);
+    await this.writeRows(events, visitors);
+  }
+
+  /**
+   * Writes the rows in one statement. A row PostgreSQL will never take (SQLSTATE class 22,
+   * data exception, or 23, constraint violation) would fail its whole batch on every retry
+   * and hold back every hit behind it, so such a batch is written again row by row and the
+   * refused rows are dropped, counted and logged. Any other failure (connection, timeout)
+   * is thrown, and the buffer retries the batch; rows already written are skipped then by
+   * their keys.
+   */
+  private async writeRows(events: TrackingEventRow[], visitors: Map<string, VisitorSeen>): Promise<void> {
+    try {
+      await this.repository.writeBatch(events, [...visitors.values()]);
+      return;
+    } catch (error: unknown) {
+      if (!isRowError(error)) throw error;
+      logger.warn({ err: error, size: events.length }, 'tracking batch refused by the database; writing it row by row');
+    }
+    for (const event of events) {
+      const seen = event.visitorId === null ? undefined : visitors.get(event.visitorId);
+      try {
+        await this.repository.writeBatch([event], seen ? [seen] : []);
+      } catch (error: unknown) {
+        if (!isRowError(error)) throw error;
+        this.refused += 1;
+        logger.warn({ err: error, type: event.type, key: event.key }, 'tracking hit refused by the database; dropped');
+      }
+    }
   }
 
   /** Send times of the messages opened in the batch: from the cache, the rest in one query. */
@@ -185,4 +216,10 @@ function withClient(props: JsonObject, ip: string | null, userAgent: string | nu
   if (ip !== null) props.ip = ip;
   if (userAgent !== null) props.userAgent = userAgent.slice(0, MAX_USER_AGENT);
   return props;
+}
+
+/** A data exception (22xxx) or constraint violation (23xxx): retrying the same row cannot succeed. */
+function isRowError(error: unknown): boolean {
+  const code = (error as { driverError?: { code?: unknown } } | null)?.driverError?.code;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
 }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { JsonObject } from '../common/json';
+import { toStorableText } from '../events/props-bounds.util';
 import type { LinkStatus } from './visitor.entity';
 
 export interface StoredLink {
@@ -85,14 +86,19 @@ export class TrackingRepository {
   async writeBatch(events: TrackingEventRow[], visitors: VisitorSeen[]): Promise<number> {
     if (visitors.length === 0) return this.insertEvents(this.dataSource.manager, events);
     return this.dataSource.transaction(async (m) => {
+      // In id order (the events below go in key order): two instances writing overlapping
+      // visitors lock their rows in the same order and cannot deadlock. A visitor first seen by another
+      // instance's later batch, or by an identify, keeps the earliest time either saw.
+      const ordered = [...visitors].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
       await m.query(
         `INSERT INTO visitors (id, first_seen_at, last_seen_at)
          SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[])
-         ON CONFLICT (id) DO UPDATE SET last_seen_at = GREATEST(visitors.last_seen_at, EXCLUDED.last_seen_at)`,
+         ON CONFLICT (id) DO UPDATE SET first_seen_at = LEAST(visitors.first_seen_at, EXCLUDED.first_seen_at),
+                                        last_seen_at = GREATEST(visitors.last_seen_at, EXCLUDED.last_seen_at)`,
         [
-          visitors.map((v) => v.id),
-          visitors.map((v) => v.firstSeenAt.toISOString()),
-          visitors.map((v) => v.lastSeenAt.toISOString()),
+          ordered.map((v) => v.id),
+          ordered.map((v) => v.firstSeenAt.toISOString()),
+          ordered.map((v) => v.lastSeenAt.toISOString()),
         ],
       );
       return this.insertEvents(m, events);
@@ -217,17 +223,20 @@ export class TrackingRepository {
 }
 
 /**
- * The batch as JSON text. PostgreSQL refuses U+0000 in jsonb, and one such character
- * (a page title, a custom prop) would fail the whole batch again on every retry, so
- * it is dropped; the replacer pass runs only when one is present.
+ * The batch as JSON text. PostgreSQL refuses U+0000 and unpaired surrogates in jsonb (a
+ * page title cut in the middle of an emoji by the site's own script, say), and one such
+ * string would fail the whole batch again on every retry, so NULs are dropped and unpaired
+ * surrogates become U+FFFD. `JSON.stringify` writes both as `\u` escapes, so the replacer
+ * pass runs only when one may be present.
  */
-function eventsJson(events: TrackingEventRow[]): string {
+export function eventsJson(events: TrackingEventRow[]): string {
   const json = JSON.stringify(events);
-  if (!json.includes('\\u0000')) return json;
-  return JSON.stringify(events, (_key, value: unknown) =>
-    typeof value === 'string' ? value.replaceAll('\u0000', '') : value,
-  );
+  if (!MAYBE_UNSTORABLE.test(json)) return json;
+  return JSON.stringify(events, (_key, value: unknown) => (typeof value === 'string' ? toStorableText(value) : value));
 }
+
+/** `\u0000` or an escaped surrogate (JSON.stringify escapes only unpaired ones). */
+const MAYBE_UNSTORABLE = /\\u(0000|d[89a-f])/i;
 
 export interface ConflictRow {
   id: string;
