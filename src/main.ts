@@ -6,6 +6,7 @@ import { configureLogger, logger } from './common/logger';
 import { ConfigError, loadConfig, loadDotEnv } from './config/load-config';
 import { openDatabase, runMigrations } from './database/data-source.factory';
 import { DataDirLockedError } from './database/embedded-lock';
+import { TrackingRecorder } from './tracking/tracking-recorder.service';
 
 class PortInUseError extends Error {}
 
@@ -78,7 +79,11 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down');
     // A hung close (a stuck connection, a transport that never answers) must not keep the process alive.
     setTimeout(() => {
-      logger.error({ timeoutMs: SHUTDOWN_TIMEOUT_MS }, 'shutdown timed out; exiting');
+      // Say what is lost: tracking hits still in the buffer (none when it drained).
+      logger.error(
+        { timeoutMs: SHUTDOWN_TIMEOUT_MS, trackingHitsNotWritten: bufferedTrackingHits(app) },
+        'shutdown timed out; exiting',
+      );
       process.exit(1);
     }, SHUTDOWN_TIMEOUT_MS).unref();
     void (async () => {
@@ -143,4 +148,13 @@ function showNewAdminKeyOnce(key: string): void {
       '',
     ].join('\n'),
   );
+}
+
+/** Hits in the tracking buffer, or null where this role has none (ROLE=worker). */
+function bufferedTrackingHits(app: Awaited<ReturnType<typeof createApp>>): number | null {
+  try {
+    return app.get(TrackingRecorder, { strict: false }).stats().buffered;
+  } catch {
+    return null;
+  }
 }

@@ -60,8 +60,12 @@ export interface AppConfig {
     siteOrigins: string[];
     honorDoNotTrack: boolean;
     ipMode: 'truncate' | 'hash';
+    /** Key of the IP hash (hash mode); unset: derived from the oldest TRACKING_SECRET key. */
+    ipHashSecret: string | undefined;
     retentionMs: number;
     bufferMax: number;
+    /** Estimated bytes the hit buffer holds at most (site events can be large). */
+    bufferMaxBytes: number;
     flushIntervalMs: number;
     recordLimitPerMinute: number;
   };

@@ -91,8 +91,11 @@ function clickAnswer(outcome: ClickOutcome): Answer {
  * third of the CPU of a recorded pixel hit (bench/pixel.bench.ts). Both ways run the
  * same code and write the same answer (test/tracking.e2e-spec.ts compares them).
  * Anything unusual (percent-encoding, an over-long token, another method) and every
- * request once shutdown has begun go to the Fastify routes, which then answer as the
- * rest of the app does (503 while closing); `app.inject` tests use them too.
+ * request once shutdown has begun go to the Fastify routes; `app.inject` tests use them
+ * too. During shutdown they still answer the GIF or the redirect: a hit that arrives while
+ * the buffer drains is written with it; one that arrives after the last write is answered
+ * and counted as dropped (`closed`). `npm start` stops taking requests before the drain
+ * begins (main.ts), so there only requests already accepted get that far.
  */
 @Injectable()
 export class EmailTrackingRoutes implements OnModuleInit {

@@ -107,7 +107,7 @@ describe('HitBuffer', () => {
     buffer.push(3);
     await settle();
     expect(store.accepted).toEqual([[1, 2, 3]]);
-    expect(buffer.stats()).toEqual({ buffered: 0, dropped: 0, written: 3, failedFlushes: 0 });
+    expect(buffer.stats()).toEqual({ buffered: 0, bufferedBytes: 0, dropped: 0, written: 3, failedFlushes: 0 });
   });
 
   it('keeps writing batches while flushSize or more items wait', async () => {
@@ -164,6 +164,36 @@ describe('HitBuffer', () => {
     expect(buffer.push(9)).toBe(true);
   });
 
+  it('refuses items past maxBytes even below maxItems, and takes them again once written', async () => {
+    // Each item's size is its value: a few large items fill the buffer.
+    const buffer = make({ maxItems: 100, maxBytes: 1_000, sizeOf: (n) => n, flushSize: 100 });
+    expect([400, 500, 200, 50, 50].map((n) => buffer.push(n))).toEqual([true, true, false, true, true]);
+    expect(buffer.stats()).toMatchObject({ buffered: 4, bufferedBytes: 1_000, dropped: 1 });
+    await jest.advanceTimersByTimeAsync(1_000);
+    expect(drops).toEqual([[1, 'full']]);
+    expect(store.accepted).toEqual([[400, 500, 50, 50]]);
+    expect(buffer.stats()).toMatchObject({ buffered: 0, bufferedBytes: 0 });
+    expect(buffer.push(900)).toBe(true);
+  });
+
+  it('drops the oldest items when a returned batch no longer fits in maxBytes', async () => {
+    const buffer = make({ maxItems: 100, maxBytes: 1_000, sizeOf: (n) => n, flushSize: 2 });
+    store.hold = true;
+    buffer.push(300);
+    buffer.push(301); // write of [300, 301] starts and hangs
+    await settle();
+    expect([400, 401].map((n) => buffer.push(n))).toEqual([true, true]);
+    store.hold = false;
+    store.failNext = 1;
+    store.pending.shift()?.resolve();
+    await settle();
+    // 300 + 301 + 400 + 401 = 1,402 bytes: the oldest two go.
+    expect(drops).toEqual([[2, 'overflow']]);
+    expect(buffer.stats()).toMatchObject({ buffered: 2, bufferedBytes: 801 });
+    await buffer.close();
+    expect(store.written).toEqual([400, 401]);
+  });
+
   it('never throws from push, even with throwing hooks and a throwing writer', async () => {
     const buffer = make({
       maxItems: 1,
@@ -191,7 +221,7 @@ describe('HitBuffer', () => {
     await settle();
     expect(store.calls).toEqual([[1, 2, 3]]);
     expect(writeErrors).toHaveLength(1);
-    expect(buffer.stats()).toEqual({ buffered: 3, dropped: 0, written: 0, failedFlushes: 1 });
+    expect(buffer.stats()).toEqual({ buffered: 3, bufferedBytes: 0, dropped: 0, written: 0, failedFlushes: 1 });
 
     // During the backoff, reaching flushSize again does not hammer the database.
     range(4, 6).forEach((n) => buffer.push(n));
@@ -202,7 +232,7 @@ describe('HitBuffer', () => {
     expect(store.accepted[0]).toEqual([1, 2, 3]);
     await settle();
     expect(store.written).toEqual(range(1, 6));
-    expect(buffer.stats()).toEqual({ buffered: 0, dropped: 0, written: 6, failedFlushes: 1 });
+    expect(buffer.stats()).toEqual({ buffered: 0, bufferedBytes: 0, dropped: 0, written: 6, failedFlushes: 1 });
   });
 
   it('doubles the backoff per consecutive failure up to the cap', async () => {
@@ -324,7 +354,7 @@ describe('HitBuffer', () => {
     expect(buffer.accepting).toBe(false);
     await closing;
     expect(store.accepted).toEqual([[1, 2, 3], [4, 5, 6], [7, 8, 9], [10]]);
-    expect(buffer.stats()).toEqual({ buffered: 0, dropped: 0, written: 10, failedFlushes: 0 });
+    expect(buffer.stats()).toEqual({ buffered: 0, bufferedBytes: 0, dropped: 0, written: 10, failedFlushes: 0 });
     expect(jest.getTimerCount()).toBe(0);
     expect(buffer.close()).toBe(buffer.close());
   });
@@ -355,7 +385,7 @@ describe('HitBuffer', () => {
     await jest.advanceTimersByTimeAsync(10_000);
     await closing;
     expect(store.written).toEqual([1, 2, 3, 4]);
-    expect(buffer.stats()).toEqual({ buffered: 0, dropped: 0, written: 4, failedFlushes: 3 });
+    expect(buffer.stats()).toEqual({ buffered: 0, bufferedBytes: 0, dropped: 0, written: 4, failedFlushes: 3 });
     expect(drops).toEqual([]);
   });
 
@@ -368,7 +398,7 @@ describe('HitBuffer', () => {
     await closing;
     expect(store.calls).toHaveLength(3);
     expect(drops).toEqual([[4, 'abandoned']]);
-    expect(buffer.stats()).toEqual({ buffered: 0, dropped: 4, written: 0, failedFlushes: 3 });
+    expect(buffer.stats()).toEqual({ buffered: 0, bufferedBytes: 0, dropped: 4, written: 0, failedFlushes: 3 });
   });
 
   it('refuses and reports pushes after close', async () => {

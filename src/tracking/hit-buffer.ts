@@ -19,6 +19,13 @@ export interface HitBufferOptions<T> {
   writer: (batch: T[]) => Promise<void>;
   /** Items held at most; `push` refuses more. A batch being written is not counted. */
   maxItems: number;
+  /**
+   * With `sizeOf`: the estimated bytes held at most, so a few large items (a site event
+   * can carry ~15k characters) cannot exhaust memory before `maxItems` is reached.
+   */
+  maxBytes?: number;
+  /** An item's estimated size in bytes; must give the same answer for the same item. */
+  sizeOf?: (item: T) => number;
   /** A buffer holding this many items flushes at once rather than waiting for the timer. */
   flushSize: number;
   /** Items still buffered are flushed at most this long after they arrived. */
@@ -44,6 +51,8 @@ export interface HitBufferOptions<T> {
 export interface HitBufferStats {
   /** Items waiting, plus the batch being written. */
   buffered: number;
+  /** Estimated bytes of the items waiting (0 without `sizeOf`). */
+  bufferedBytes: number;
   /** Items lost, for any reason. */
   dropped: number;
   /** Items the writer accepted. */
@@ -70,10 +79,13 @@ type Timer = ReturnType<typeof setTimeout>;
  * - `close()` (graceful shutdown, checklist item 9) drains everything, retrying a
  *   failing writer up to `closeMaxAttempts` times before reporting the rest as dropped.
  *
- * Memory bound: `maxItems` waiting plus one batch of `maxBatchSize` being written.
+ * Memory bound: `maxItems` waiting (and at most `maxBytes` of them, by `sizeOf`) plus one
+ * batch of `maxBatchSize` being written.
  */
 export class HitBuffer<T> {
   private queue: T[] = [];
+  /** Estimated bytes in `queue`. */
+  private queuedBytes = 0;
   private writing: T[] = [];
   private inFlight: Promise<boolean> | null = null;
   private queuedFlush: Promise<boolean> | null = null;
@@ -86,6 +98,8 @@ export class HitBuffer<T> {
   private readonly counters = { dropped: 0, written: 0, failedFlushes: 0 };
 
   private readonly maxItems: number;
+  private readonly maxBytes: number;
+  private readonly sizeOf: (item: T) => number;
   private readonly flushSize: number;
   private readonly flushIntervalMs: number;
   private readonly maxBatchSize: number;
@@ -95,6 +109,8 @@ export class HitBuffer<T> {
 
   constructor(private readonly options: HitBufferOptions<T>) {
     this.maxItems = positiveInteger(options.maxItems, 'maxItems');
+    this.maxBytes = options.maxBytes === undefined ? Infinity : positiveInteger(options.maxBytes, 'maxBytes');
+    this.sizeOf = options.sizeOf ?? (() => 0);
     this.flushSize = positiveInteger(options.flushSize, 'flushSize');
     this.flushIntervalMs = nonNegative(options.flushIntervalMs, 'flushIntervalMs');
     this.maxBatchSize = positiveInteger(options.maxBatchSize ?? options.flushSize, 'maxBatchSize');
@@ -109,12 +125,14 @@ export class HitBuffer<T> {
       this.drop(1, 'closed');
       return false;
     }
-    if (this.queue.length >= this.maxItems) {
+    const size = this.sizeOf(item);
+    if (this.queue.length >= this.maxItems || this.queuedBytes + size > this.maxBytes) {
       this.counters.dropped++;
       this.unreportedFullDrops++;
       return false;
     }
     this.queue.push(item);
+    this.queuedBytes += size;
     if (this.closing === null) {
       if (this.queue.length >= this.flushSize && this.inFlight === null && !this.backingOff) {
         void this.flush();
@@ -144,6 +162,7 @@ export class HitBuffer<T> {
   stats(): HitBufferStats {
     return {
       buffered: this.queue.length + this.writing.length,
+      bufferedBytes: this.queuedBytes,
       dropped: this.counters.dropped,
       written: this.counters.written,
       failedFlushes: this.counters.failedFlushes,
@@ -181,6 +200,7 @@ export class HitBuffer<T> {
     this.reportFullDrops();
     const left = this.queue.length;
     this.queue = [];
+    this.queuedBytes = 0;
     if (left > 0) this.drop(left, 'abandoned');
   }
 
@@ -214,6 +234,7 @@ export class HitBuffer<T> {
     if (this.queue.length === 0) return true;
     this.clearTimer();
     const batch = this.queue.splice(0, this.maxBatchSize);
+    this.queuedBytes -= this.bytesOf(batch);
     this.writing = batch;
     try {
       await this.options.writer(batch);
@@ -234,15 +255,28 @@ export class HitBuffer<T> {
     return true;
   }
 
-  /** Returns a failed batch to the front; when that overflows, the oldest items go. */
+  /** Returns a failed batch to the front; when that overflows either bound, the oldest items go. */
   private putBack(batch: T[]): void {
     const merged = batch.concat(this.queue);
-    const overflow = merged.length - this.maxItems;
+    let bytes = this.queuedBytes + this.bytesOf(batch);
+    let overflow = Math.max(0, merged.length - this.maxItems);
+    bytes -= this.bytesOf(merged.slice(0, overflow));
+    while (bytes > this.maxBytes && overflow < merged.length) {
+      bytes -= this.sizeOf(merged[overflow]!);
+      overflow++;
+    }
     if (overflow > 0) {
       merged.splice(0, overflow);
       this.drop(overflow, 'overflow');
     }
     this.queue = merged;
+    this.queuedBytes = bytes;
+  }
+
+  private bytesOf(items: readonly T[]): number {
+    let bytes = 0;
+    for (const item of items) bytes += this.sizeOf(item);
+    return bytes;
   }
 
   /** Runs once the write has settled and `inFlight` is cleared. */

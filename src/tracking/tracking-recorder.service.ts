@@ -36,11 +36,13 @@ export class TrackingRecorder implements OnModuleDestroy {
     private readonly repository: TrackingRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
-    const { bufferMax, flushIntervalMs, recordLimitPerMinute } = config.tracking;
+    const { bufferMax, bufferMaxBytes, flushIntervalMs, recordLimitPerMinute } = config.tracking;
     this.throttle = new TokenThrottle({ limit: recordLimitPerMinute, windowMs: 60_000, maxKeys: 100_000 });
     this.buffer = new HitBuffer<TrackingHit>({
       writer: (batch) => this.write(batch),
       maxItems: bufferMax,
+      maxBytes: bufferMaxBytes,
+      sizeOf: estimatedBytes,
       flushSize: 1_000,
       maxBatchSize: 1_000,
       flushIntervalMs,
@@ -84,9 +86,11 @@ export class TrackingRecorder implements OnModuleDestroy {
 
   private storedIp(raw: string | null): string | null {
     if (raw === null) return null;
-    const { ipMode, keys } = this.config.tracking;
-    // Hash mode uses a key derived from the oldest configured secret so hashes stay comparable across rotations.
-    return ipMode === 'hash' ? hashIp(raw, `ip:${keys.at(-1)?.secret ?? ''}`) : anonymiseIp(raw);
+    const { ipMode, ipHashSecret, keys } = this.config.tracking;
+    if (ipMode !== 'hash') return anonymiseIp(raw);
+    // TRACKING_IP_HASH_SECRET keeps hashes comparable for good; without it the oldest tracking
+    // key serves, which survives rotations until that key is removed from TRACKING_SECRET.
+    return hashIp(raw, ipHashSecret ?? `ip:${keys.at(-1)?.secret ?? ''}`);
   }
 
   private async write(batch: TrackingHit[]): Promise<void> {
@@ -222,4 +226,21 @@ function withClient(props: JsonObject, ip: string | null, userAgent: string | nu
 function isRowError(error: unknown): boolean {
   const code = (error as { driverError?: { code?: unknown } } | null)?.driverError?.code;
   return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
+}
+
+/**
+ * Roughly what a buffered hit holds in memory: its strings at two bytes a character, plus
+ * a fixed allowance for the objects. Site events carry page text and props (up to ~15k
+ * characters), so they are measured through their JSON; opens and clicks are small.
+ */
+export function estimatedBytes(hit: TrackingHit): number {
+  const common = 400 + 2 * (hit.key.length + (hit.userAgent?.length ?? 0) + (hit.rawIp?.length ?? 0));
+  switch (hit.kind) {
+    case 'open':
+      return common + 2 * (hit.messageId.length + hit.method.length);
+    case 'click':
+      return common + 2 * (hit.messageId.length + hit.url.length + hit.reason.length);
+    case 'site':
+      return common + 2 * (hit.visitorId.length + hit.type.length + JSON.stringify(hit.props).length);
+  }
 }
