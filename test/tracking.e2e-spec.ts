@@ -501,6 +501,44 @@ describe('tracking buffer across shutdown', () => {
   });
 });
 
+describe('site events per client address', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ SITE_ORIGINS: SITE, TRACKING_SITE_LIMIT_PER_CLIENT_MINUTE: '3' });
+    t.clock.set(new Date('2026-11-20T01:00:00Z'));
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('records at most the limit a minute from one address, however many visitor ids it makes up', async () => {
+    const beacon = (remoteAddress: string, path: string) =>
+      t.app.inject({
+        method: 'POST',
+        url: '/t/collect',
+        remoteAddress,
+        headers: { origin: SITE, 'content-type': 'text/plain;charset=UTF-8' },
+        payload: JSON.stringify({
+          v: randomUUID(),
+          e: [{ id: randomUUID(), type: 'page_view', url: `${SITE}${path}` }],
+        }),
+      });
+    for (let i = 0; i < 6; i++) expect((await beacon('198.51.100.1', `/flood-${i}`)).statusCode).toBe(204);
+    expect((await beacon('198.51.100.2', '/other-client')).statusCode).toBe(204);
+    t.clock.advance(60_000);
+    expect((await beacon('198.51.100.1', '/next-minute')).statusCode).toBe(204);
+    const recorder = t.app.get(TrackingRecorder);
+    await recorder.flush();
+    const paths = (
+      await t.db.dataSource.query<{ path: string }[]>(
+        `SELECT props->>'path' AS path FROM events WHERE type = 'site.page_viewed'`,
+      )
+    ).map((r) => r.path);
+    expect(paths.sort()).toEqual(['/flood-0', '/flood-1', '/flood-2', '/next-minute', '/other-client']);
+    expect(recorder.stats().throttled).toBe(3);
+  });
+});
+
 describe('client address and disclosure with the default settings', () => {
   let t: TestApp;
   let signer: TrackingTokenSigner;

@@ -68,6 +68,8 @@ export interface AppConfig {
     bufferMaxBytes: number;
     flushIntervalMs: number;
     recordLimitPerMinute: number;
+    /** Site events recorded per client address a minute (the snippet's visitor id is the client's to choose). */
+    siteLimitPerClientMinute: number;
   };
   /** SHA-256 hex digests of accepted admin API keys; plaintext keys are never kept. */
   adminApiKeyHashes: string[];

@@ -226,6 +226,7 @@ export const envSchema = z
     TRACKING_BUFFER_MAX_BYTES: z.coerce.number().int().min(1_048_576).max(17_179_869_184).default(134_217_728),
     TRACKING_FLUSH_INTERVAL: durationSchema.default(parseDurationMs('250ms')),
     TRACKING_RECORD_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(20),
+    TRACKING_SITE_LIMIT_PER_CLIENT_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(300),
     MAIL_TRANSPORT: z.enum(['outbox', 'smtp', 'sendgrid']).default('outbox'),
     MAIL_FROM: optionalString,
     OUTBOX_DIR: z.string().default('./outbox'),

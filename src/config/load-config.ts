@@ -175,6 +175,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
       retentionMs: raw.TRACKING_RETENTION,
       bufferMax: raw.TRACKING_BUFFER_MAX,
       bufferMaxBytes: raw.TRACKING_BUFFER_MAX_BYTES,
+      siteLimitPerClientMinute: raw.TRACKING_SITE_LIMIT_PER_CLIENT_MINUTE,
       flushIntervalMs: raw.TRACKING_FLUSH_INTERVAL,
       recordLimitPerMinute: raw.TRACKING_RECORD_LIMIT_PER_MINUTE,
     },

@@ -82,7 +82,7 @@ export class SiteTrackingController {
       const referrer = event.referrer ? storedPageUrl(event.referrer) : null;
       if (referrer !== null) props.referrer = referrer.url;
       if (event.props) props.props = event.props;
-      this.recorder.record(
+      this.recorder.recordSite(
         {
           kind: 'site',
           // The snippet's event id makes a retried beacon count once.
@@ -94,7 +94,7 @@ export class SiteTrackingController {
           userAgent,
           props,
         },
-        input.v,
+        request.ip,
       );
     });
   }

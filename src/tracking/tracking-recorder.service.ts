@@ -8,7 +8,7 @@ import { HitBuffer, type HitBufferStats } from './hit-buffer';
 import { anonymiseIp, hashIp } from './ip-anonymiser.util';
 import { LruCache } from './lru-cache';
 import { TokenThrottle } from './token-throttle';
-import type { TrackingHit } from './tracking-hit';
+import type { SiteHit, TrackingHit } from './tracking-hit';
 import { type TrackingEventRow, TrackingRepository, type VisitorSeen } from './tracking.repository';
 
 export interface RecorderStats extends HitBufferStats {
@@ -27,6 +27,10 @@ export interface RecorderStats extends HitBufferStats {
 export class TrackingRecorder implements OnModuleDestroy {
   private readonly buffer: HitBuffer<TrackingHit>;
   private readonly throttle: TokenThrottle;
+  /** Site events per visitor id, apart from the tokens' windows: a flood of new ids cannot evict those. */
+  private readonly visitorThrottle: TokenThrottle;
+  /** Site events per client address: visitor ids are the client's to choose. */
+  private readonly clientThrottle: TokenThrottle;
   /** Send times (epoch ms) of messages opened lately: a message is sent once, so a known time never changes. */
   private readonly sentTimes = new LruCache<string, number>(100_000);
   private throttled = 0;
@@ -36,8 +40,11 @@ export class TrackingRecorder implements OnModuleDestroy {
     private readonly repository: TrackingRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
-    const { bufferMax, bufferMaxBytes, flushIntervalMs, recordLimitPerMinute } = config.tracking;
+    const { bufferMax, bufferMaxBytes, flushIntervalMs, recordLimitPerMinute, siteLimitPerClientMinute } =
+      config.tracking;
     this.throttle = new TokenThrottle({ limit: recordLimitPerMinute, windowMs: 60_000, maxKeys: 100_000 });
+    this.visitorThrottle = new TokenThrottle({ limit: recordLimitPerMinute, windowMs: 60_000, maxKeys: 100_000 });
+    this.clientThrottle = new TokenThrottle({ limit: siteLimitPerClientMinute, windowMs: 60_000, maxKeys: 100_000 });
     this.buffer = new HitBuffer<TrackingHit>({
       writer: (batch) => this.write(batch),
       maxItems: bufferMax,
@@ -54,6 +61,18 @@ export class TrackingRecorder implements OnModuleDestroy {
   /** Queues a hit unless its token is over the per-minute limit; never throws, never waits. */
   record(hit: TrackingHit, throttleKey: string): boolean {
     if (!this.throttle.allow(throttleKey, hit.at)) {
+      this.throttled += 1;
+      return false;
+    }
+    return this.buffer.push(hit);
+  }
+
+  /**
+   * Queues a site event unless its client address or its visitor id is over the per-minute
+   * limit; never throws, never waits.
+   */
+  recordSite(hit: SiteHit, clientAddress: string): boolean {
+    if (!this.clientThrottle.allow(clientAddress, hit.at) || !this.visitorThrottle.allow(hit.visitorId, hit.at)) {
       this.throttled += 1;
       return false;
     }
