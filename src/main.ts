@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import type { Server, ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
 import { createApp } from './bootstrap';
 import { SystemClock } from './common/clock';
 import { configureLogger, logger } from './common/logger';
@@ -120,6 +121,15 @@ async function main(): Promise<void> {
     { role: config.role, url: `http://${config.http.host}:${config.http.port}`, engine: database.engine },
     'Tend is listening',
   );
+  if (isIP(host) === 0) {
+    // Fastify binds every address a name resolves to (localhost: 127.0.0.1 and ::1) and serves
+    // all but the first with a server of its own, which the pixel front door and the shutdown
+    // hand-over do not reach. Correct answers there, but slower pixels and no hand-over.
+    logger.warn(
+      { host },
+      'HOST is a name, not an address: set an IP address (127.0.0.1, ::, 0.0.0.0) for every listener to get the tracking fast path and graceful restarts',
+    );
+  }
 }
 
 main().catch((error: unknown) => {

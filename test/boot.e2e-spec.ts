@@ -50,6 +50,16 @@ describe(`npm start as a real process (${testEngine()})`, () => {
       expect(third.output()).not.toContain(adminApiKey);
     });
 
+    it('warns at start when HOST is a name rather than an address', async () => {
+      const tend = startTend(
+        { DATA_DIR: join(dir, 'data'), OUTBOX_DIR: join(dir, 'outbox'), HOST: 'localhost' },
+        freePort(),
+      );
+      await waitReady(tend);
+      expect(await stopTend(tend)).toBe(0);
+      expect(tend.output()).toContain('HOST is a name, not an address');
+    });
+
     it('npm run migrate takes its settings from .env in the working directory, as npm start does', async () => {
       writeFileSync(join(dir, '.env'), `DATA_DIR=${join(dir, 'from-dotenv')}\n`);
       const { stdout } = await promisify(execFile)(
