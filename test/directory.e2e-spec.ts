@@ -161,4 +161,40 @@ describe('text PostgreSQL cannot store', () => {
     expect((await t.api('GET', '/api/accounts/nul')).status).toBe(404);
     expect((await t.app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
   });
+
+  it('names the field of unstorable text, year 0 and a consent time PostgreSQL would read otherwise', async () => {
+    const issues = async (method: 'POST' | 'PATCH', url: string, body: unknown) => {
+      const response = await t.api(method, url, body);
+      expect(response.status).toBe(400);
+      return (response.json() as { issues: { path: string }[] }).issues.map((i) => i.path);
+    };
+    expect(await issues('POST', '/api/accounts', { externalId: 'a-0', name: 'bad\u0000name' })).toEqual(['name']);
+    expect(
+      await issues('POST', '/api/accounts', { externalId: 'a-1', name: 'A', attributes: { note: 'half \ud83d' } }),
+    ).toEqual(['attributes.note']);
+    expect(
+      await issues('POST', '/api/accounts', { externalId: 'a-2', name: 'A', contractStartDate: '0000-01-01' }),
+    ).toEqual(['contractStartDate']);
+    expect((await t.api('POST', '/api/accounts', { externalId: 'acc', name: 'Acme' })).status).toBe(201);
+    const contact = (at: string) => ({
+      externalId: 'c-consent',
+      accountExternalId: 'acc',
+      email: 'consent@acme.example',
+      consent: { basis: 'opt_in', at, method: 'web_form', source: 'https://www.acme.example/signup' },
+    });
+    expect(await issues('POST', '/api/contacts', contact('0000-06-01T00:00:00Z'))).toEqual(['consent.at']);
+    // An offset PostgreSQL refuses (+16:00) is stored as the same instant, not a 500.
+    const created = await t.api('POST', '/api/contacts', contact('2026-12-03T10:00:00+16:00'));
+    expect(created.status).toBe(201);
+    expect(created.json()).toMatchObject({ consent: { at: '2026-12-02T18:00:00.000Z' } });
+  });
+
+  it('lists at most 100 issues of a body with thousands, and says how many there were', async () => {
+    const attributes = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`Bad-${i}`, 1]));
+    const response = await t.api('POST', '/api/accounts', { externalId: 'many', name: 'M', attributes });
+    expect(response.status).toBe(400);
+    const body = response.json() as { message: string; issues: unknown[] };
+    expect(body.issues).toHaveLength(100);
+    expect(body.message).toMatch(/showing 100 of \d+ issues/);
+  });
 });

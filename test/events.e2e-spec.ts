@@ -444,12 +444,23 @@ describe('product-usage events: ingest and timelines', () => {
         'since=yesterday',
         'colour=blue',
         'since=2026-10-20T03:00:00Z&until=2026-10-20T01:00:00Z',
+        // JavaScript parses year 0; PostgreSQL does not.
+        'since=0000-01-01T00:00:00Z',
       ]) {
         const response = await t.api('GET', `/api/accounts/tl/timeline?${query}`);
         expect([query, response.status]).toEqual([query, 400]);
       }
-      const forged = Buffer.from(JSON.stringify(['not a time', 'x'])).toString('base64url');
-      expect((await t.api('GET', `/api/accounts/tl/timeline?cursor=${forged}`)).status).toBe(400);
+      for (const position of [
+        ['not a time', 'x'],
+        // Shaped like a cursor, but no real instant, or an id past bigint: a 400, not a 500.
+        ['2026-13-45T99:99:99.000000Z', '1'],
+        ['0000-01-01T00:00:00.000000Z', '1'],
+        ['2026-01-01T00:00:00.000000Z', '9999999999999999999'],
+      ]) {
+        const forged = Buffer.from(JSON.stringify(position)).toString('base64url');
+        const response = await t.api('GET', `/api/accounts/tl/timeline?cursor=${forged}`);
+        expect([position, response.status]).toEqual([position, 400]);
+      }
       expect((await t.app.inject({ method: 'GET', url: '/api/accounts/tl/timeline' })).statusCode).toBe(401);
       // The directory's own route still answers beside the timeline.
       expect((await t.api('GET', '/api/accounts/tl')).json()).toMatchObject({ externalId: 'tl' });
@@ -497,6 +508,15 @@ describe('product-usage events: ingest and timelines', () => {
       }
       const emails = (await t.api('GET', '/api/contacts/tl-2/timeline?types=email.opened')).json() as TimelinePage;
       expect(emails.items).toEqual([expect.objectContaining({ type: 'email.opened', props: { messageId: 'msg-1' } })]);
+      // since and until are exact to the microsecond, as the stored times are.
+      const between = (
+        await t.api(
+          'GET',
+          '/api/contacts/tl-2/timeline?since=2026-10-26T00:00:00.000150Z&until=2026-10-26T00:00:00.000250Z',
+        )
+      ).json() as TimelinePage;
+      expect(between.items.map((i) => i.occurredAt)).toEqual(['2026-10-26T00:00:00.000Z']);
+      expect(between.items).toHaveLength(1);
     });
   });
 });

@@ -1,13 +1,20 @@
 import { z } from 'zod';
+import { isStorableText, isStorableTime, toPostgresTime, UNSTORABLE_TEXT_MESSAGE } from '../common/storable';
 import { isValidTimeZone } from '../common/time-zone.util';
 import { ACCOUNT_STATUSES } from './account.entity';
 import { CONTACT_ROLES, CONTACT_STATUSES, EMAIL_TRACKING_LEVELS } from './contact.entity';
+
+/** Text PostgreSQL can store (no NUL, no unpaired surrogate), at most `max` characters. */
+function text(max: number): z.ZodString {
+  return z.string().max(max).refine(isStorableText, UNSTORABLE_TEXT_MESSAGE);
+}
 
 export const externalIdSchema = z
   .string()
   .min(1, 'must not be empty')
   .max(200, 'must be at most 200 characters')
-  .regex(/^[^\s/?#]+$/, 'must not contain spaces, /, ? or #');
+  .regex(/^[^\s/?#]+$/, 'must not contain spaces, /, ? or #')
+  .refine(isStorableText, UNSTORABLE_TEXT_MESSAGE);
 
 const localeSchema = z.enum(['ja', 'en']);
 /** Zones already found valid: checking one costs a DateTimeFormat (~0.25 ms), too slow for bulk imports. */
@@ -22,8 +29,17 @@ function isKnownTimeZone(zone: string): boolean {
 }
 
 const timeZoneSchema = z.string().refine(isKnownTimeZone, 'must be an IANA time zone such as Asia/Tokyo');
-const dateSchema = z.iso.date('must be a date written YYYY-MM-DD');
-const attributeValueSchema = z.union([z.string().max(2000), z.number(), z.boolean(), z.null()]);
+const dateSchema = z.iso
+  .date('must be a date written YYYY-MM-DD')
+  // PostgreSQL has no year 0.
+  .refine((d) => !d.startsWith('0000-'), 'must be a date from year 1 on');
+/** A time with an offset, stored as PostgreSQL reads it (years 1-9999; offsets past 15:59 normalized). */
+const timeSchema = (message?: string) =>
+  z.iso
+    .datetime({ offset: true, ...(message ? { message } : {}) })
+    .refine(isStorableTime, 'must be a time between the years 1 and 9999')
+    .transform(toPostgresTime);
+const attributeValueSchema = z.union([text(2000), z.number(), z.boolean(), z.null()]);
 export const attributesSchema = z
   .record(
     z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'attribute names are lower_snake_case, up to 64 characters'),
@@ -34,12 +50,13 @@ const emailSchema = z.string().trim().pipe(z.email('must be an email address').m
 
 export const csmInputSchema = z.strictObject({
   externalId: externalIdSchema,
-  name: z.string().min(1).max(200),
+  name: text(200).min(1),
   email: emailSchema,
   locale: localeSchema.optional(),
   notificationWebhookUrl: z
     .url({ protocol: /^https$/ })
     .max(2000)
+    .refine(isStorableText, UNSTORABLE_TEXT_MESSAGE)
     .nullable()
     .optional(),
 });
@@ -47,8 +64,8 @@ export type CsmInput = z.infer<typeof csmInputSchema>;
 
 const accountFieldsSchema = z.strictObject({
   externalId: externalIdSchema,
-  name: z.string().min(1).max(200),
-  plan: z.string().max(100).nullable().optional(),
+  name: text(200).min(1),
+  plan: text(100).nullable().optional(),
   arrAmount: z.number().nonnegative().max(999_999_999_999).nullable().optional(),
   arrCurrency: z
     .string()
@@ -85,18 +102,15 @@ export type AccountInput = z.infer<typeof accountInputSchema>;
 export const consentSchema = z.discriminatedUnion('basis', [
   z.strictObject({
     basis: z.literal('opt_in'),
-    at: z.iso.datetime({
-      offset: true,
-      message: 'must be an ISO 8601 time with offset',
-    }),
-    method: z.string().min(1).max(100),
-    source: z.string().min(1).max(500),
+    at: timeSchema('must be an ISO 8601 time with offset'),
+    method: text(100).min(1),
+    source: text(500).min(1),
   }),
   z.strictObject({
     basis: z.literal('existing_relationship'),
-    at: z.iso.datetime({ offset: true }).optional(),
-    method: z.string().max(100).optional(),
-    source: z.string().max(500).optional(),
+    at: timeSchema().optional(),
+    method: text(100).optional(),
+    source: text(500).optional(),
   }),
 ]);
 export type ConsentInput = z.infer<typeof consentSchema>;
@@ -105,7 +119,7 @@ export const contactInputSchema = z.strictObject({
   externalId: externalIdSchema,
   accountExternalId: externalIdSchema,
   email: emailSchema,
-  name: z.string().max(200).nullable().optional(),
+  name: text(200).nullable().optional(),
   roles: z.array(z.enum(CONTACT_ROLES)).max(CONTACT_ROLES.length).optional(),
   locale: localeSchema.nullable().optional(),
   timeZone: timeZoneSchema.nullable().optional(),

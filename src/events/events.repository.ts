@@ -40,8 +40,9 @@ export interface TimelineFilter {
   order: 'asc' | 'desc';
   limit: number;
   types: string[] | undefined;
-  since: Date | undefined;
-  until: Date | undefined;
+  /** ISO 8601 times PostgreSQL reads as written (see toPostgresTime): microseconds count. */
+  since: string | undefined;
+  until: string | undefined;
   /** Keyset position: occurred_at as an exact UTC text (microseconds) and the event id. */
   after: { occurredKey: string; id: string } | undefined;
 }
@@ -199,8 +200,8 @@ export function timelineQuery(subject: TimelineSubject, filter: TimelineFilter):
     return `$${params.length}`;
   };
   if (filter.types !== undefined) where.push(`e.type = ANY(${param(filter.types)}::text[])`);
-  if (filter.since !== undefined) where.push(`e.occurred_at >= ${param(filter.since.toISOString())}::timestamptz`);
-  if (filter.until !== undefined) where.push(`e.occurred_at < ${param(filter.until.toISOString())}::timestamptz`);
+  if (filter.since !== undefined) where.push(`e.occurred_at >= ${param(filter.since)}::timestamptz`);
+  if (filter.until !== undefined) where.push(`e.occurred_at < ${param(filter.until)}::timestamptz`);
   const direction = filter.order === 'asc' ? 'ASC' : 'DESC';
   if (filter.after !== undefined) {
     const comparison = filter.order === 'asc' ? '>' : '<';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { externalIdSchema } from '../contacts/contacts.schemas';
-import { checkPropsBounds, isStorableText } from './props-bounds.util';
+import { isStorableText, isStorableTime, toEpochMicros, UNSTORABLE_TEXT_MESSAGE } from '../common/storable';
+import { checkPropsBounds } from './props-bounds.util';
 
 /**
  * Batch bounds and the HTTP body limit. One event is at most ~9.3 KiB of JSON: props
@@ -55,7 +56,7 @@ const callerEventIdSchema = z
   .min(1, 'must not be empty')
   .max(200, 'must be at most 200 characters')
   .regex(/^\S+$/, 'must not contain whitespace')
-  .refine(isStorableText, 'must not contain NUL characters or unpaired surrogates');
+  .refine(isStorableText, UNSTORABLE_TEXT_MESSAGE);
 
 /**
  * A JSON object within PROPS_LIMITS. checkPropsBounds walks it once (shape, depth, keys,
@@ -100,7 +101,8 @@ export type EventBatchInput = z.infer<typeof eventBatchSchema>;
 const queryTimeSchema = z
   .string()
   .transform((text) => text.replace(/ (\d{2}:\d{2})$/, '+$1'))
-  .pipe(z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time with an offset' }));
+  .pipe(z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time with an offset' }))
+  .refine(isStorableTime, 'must be a time between the years 1 and 9999');
 
 export const timelineQuerySchema = z
   .strictObject({
@@ -120,7 +122,7 @@ export const timelineQuerySchema = z
     until: queryTimeSchema.optional(),
   })
   .superRefine((q, ctx) => {
-    if (q.since !== undefined && q.until !== undefined && Date.parse(q.until) <= Date.parse(q.since)) {
+    if (q.since !== undefined && q.until !== undefined && toEpochMicros(q.until) <= toEpochMicros(q.since)) {
       ctx.addIssue({ code: 'custom', path: ['until'], message: 'must be after since' });
     }
   });

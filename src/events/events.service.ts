@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { Clock } from '../common/clock';
-import { DomainError, ErrorCode, type FieldIssue } from '../common/domain-error';
-import { toFieldIssues } from '../common/zod-issues';
+import { toPostgresTime } from '../common/storable';
+import type { DomainError, FieldIssue } from '../common/domain-error';
+import { invalidInput, toFieldIssues } from '../common/zod-issues';
 import {
   eventBatchEnvelopeSchema,
   eventBatchSchema,
@@ -27,16 +28,7 @@ export interface IngestResult {
   rejected: RejectedEvent[];
 }
 
-/** A 400 lists at most this many issues, so a hostile batch cannot make a huge answer. */
-const MAX_REPORTED_ISSUES = 100;
 const DAY_MS = 86_400_000;
-/**
- * An ISO 8601 time PostgreSQL reads as the same instant as JavaScript: at most 6 fractional
- * digits and an offset within +-15:59. Such texts go to the database as they came (no Date
- * round trip); others the schema accepts (an offset of +16:00, 7+ fractional digits) are
- * normalized first, so no valid event fails in the database.
- */
-const POSTGRES_SAFE_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-](0\d|1[0-5]):[0-5]\d)$/;
 
 /** Product-usage events sent through the admin API. */
 @Injectable()
@@ -98,9 +90,8 @@ export class EventsService {
       seenIds.add(event.id);
       rows.push({
         type: event.type,
-        occurredAt: POSTGRES_SAFE_TIME.test(event.occurredAt)
-          ? event.occurredAt
-          : new Date(event.occurredAt).toISOString(),
+        // As sent when PostgreSQL reads it the same way (no Date round trip), else normalized.
+        occurredAt: toPostgresTime(event.occurredAt),
         receivedAt,
         accountId,
         contactId,
@@ -155,12 +146,7 @@ function occurredAtIssues(events: readonly unknown[], now: Date, alreadyFlagged:
 }
 
 function invalid(issues: FieldIssue[]): DomainError {
-  const shown = issues.slice(0, MAX_REPORTED_ISSUES);
-  const message =
-    issues.length > shown.length
-      ? `Invalid event batch (showing ${shown.length} of ${issues.length} issues)`
-      : 'Invalid event batch';
-  return new DomainError(ErrorCode.Invalid, message, shown);
+  return invalidInput('Invalid event batch', issues);
 }
 
 function distinct(values: string[]): string[] {

@@ -1,4 +1,4 @@
-import { checkPropsBounds, isStorableText, PROPS_LIMITS } from './props-bounds.util';
+import { checkPropsBounds, PROPS_LIMITS } from './props-bounds.util';
 
 describe('checkPropsBounds', () => {
   it('accepts small flat and nested props', () => {
@@ -98,14 +98,5 @@ describe('checkPropsBounds', () => {
   it('reports a few problems, not thousands', () => {
     const many = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, 'x'.repeat(1001)]));
     expect(checkPropsBounds(many).length).toBeLessThanOrEqual(5);
-  });
-});
-
-describe('isStorableText', () => {
-  it('accepts paired surrogates and refuses NUL and lone halves', () => {
-    expect(isStorableText('😀')).toBe(true);
-    expect(isStorableText('\u0000')).toBe(false);
-    expect(isStorableText('a\udc00')).toBe(false);
-    expect(isStorableText('\ud83d')).toBe(false);
   });
 });

@@ -1,4 +1,5 @@
 import type { FieldIssue } from '../common/domain-error';
+import { isStorableText, UNSTORABLE_TEXT_MESSAGE } from '../common/storable';
 
 /** Bounds on an event's `props`: small, flat-ish JSON a segment or a metric can read. */
 export const PROPS_LIMITS = {
@@ -48,7 +49,7 @@ export function checkPropsBounds(props: unknown, limits: PropsLimits = PROPS_LIM
     if (value.length > limits.maxStringLength) {
       add(path, `${what} must be at most ${limits.maxStringLength} characters`);
     } else if (!isStorableText(value)) {
-      add(path, `${what} must not contain NUL characters or unpaired surrogates`);
+      add(path, `${what} ${UNSTORABLE_TEXT_MESSAGE}`);
     }
   };
 
@@ -98,20 +99,4 @@ export function checkPropsBounds(props: unknown, limits: PropsLimits = PROPS_LIM
     }
   }
   return issues;
-}
-
-const unpairedSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-const unpairedSurrogates = new RegExp(unpairedSurrogate.source, 'g');
-
-/** False for text PostgreSQL cannot store: NUL characters and unpaired UTF-16 surrogates. */
-export function isStorableText(value: string): boolean {
-  return !value.includes('\u0000') && !unpairedSurrogate.test(value);
-}
-
-/**
- * Text PostgreSQL can store: NUL characters dropped, unpaired surrogates (half an emoji cut
- * by a page's own script, say) replaced by U+FFFD, as `String.prototype.toWellFormed` does.
- */
-export function toStorableText(value: string): string {
-  return value.replaceAll('\u0000', '').replace(unpairedSurrogates, '\uFFFD');
 }

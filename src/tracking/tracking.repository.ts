@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { JsonObject } from '../common/json';
-import { toStorableText } from '../events/props-bounds.util';
+import { toStorableText } from '../common/storable';
 import type { LinkStatus } from './visitor.entity';
 
 export interface StoredLink {
