@@ -28,8 +28,16 @@ export async function createApp(options: CoreOptions): Promise<NestFastifyApplic
     bufferLogs: false,
   });
   const fastify = app.getHttpAdapter().getInstance();
-  // Bulk imports are streamed: the handler gets the raw body stream and bounds it itself.
-  fastify.addContentTypeParser(STREAMED_CONTENT_TYPES, (_request, payload: Readable, done) => done(null, payload));
+  // Bulk imports are streamed: the handler gets the raw body stream and bounds it itself. No
+  // other route takes these types: they get a 415, as for any type Fastify does not parse.
+  fastify.addContentTypeParser(STREAMED_CONTENT_TYPES, (request, payload: Readable, done) => {
+    if (request.routeOptions.url?.endsWith('/import') === true) {
+      done(null, payload);
+      return;
+    }
+    const error = new Error(`Unsupported Media Type: ${request.headers['content-type'] ?? ''}; send application/json`);
+    done(Object.assign(error, { statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' }), undefined);
+  });
   fastify.addHook('onResponse', (request, reply, done) => {
     // Routes flagged `config: { accessLog: 'debug' }` (the open pixel and click redirect,
     // thousands a second) are logged at debug level only.

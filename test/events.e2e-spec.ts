@@ -269,6 +269,13 @@ describe('product-usage events: ingest and timelines', () => {
       expect(ok.json()).toMatchObject({ accepted: 1 });
     });
 
+    it('answers 415 for a body that is not JSON, the import formats included', async () => {
+      for (const type of ['text/csv', 'application/x-ndjson', 'application/xml']) {
+        const response = await t.api('POST', '/api/events', 'id,type\n1,login\n', { 'content-type': type });
+        expect([type, response.status]).toEqual([type, 415]);
+      }
+    });
+
     it('answers 413 for a body over the JSON limit and 400 for absurdly deep JSON, and stays up', async () => {
       const huge = generateUsageEventsBatch(3, 1000, ['acme'], { now: t.clock.now() });
       for (const e of huge.events)
