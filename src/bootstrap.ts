@@ -3,6 +3,8 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import type { Readable } from 'node:stream';
 import { AppModule } from './app.module';
 import type { CoreOptions } from './common/core.module';
+import { API_KEY_REQUIRED, ApiKeyGuard } from './common/api-key.guard';
+import { ErrorCode } from './common/domain-error';
 import { DomainErrorFilter } from './common/domain-error.filter';
 import { PinoNestLogger, logger } from './common/logger';
 
@@ -37,6 +39,17 @@ export async function createApp(options: CoreOptions): Promise<NestFastifyApplic
     }
     const error = new Error(`Unsupported Media Type: ${request.headers['content-type'] ?? ''}; send application/json`);
     done(Object.assign(error, { statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' }), undefined);
+  });
+  // The admin API's key is checked before a body is read or parsed (up to 2 MiB of JSON, or a
+  // streamed import): a caller without a key costs nothing. The guard on each controller
+  // checks again.
+  const keys = app.get(ApiKeyGuard);
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if ((request.url === '/api' || request.url.startsWith('/api/')) && !keys.accepts(request)) {
+      void reply.code(401).send({ error: ErrorCode.Unauthorized, message: API_KEY_REQUIRED });
+      return;
+    }
+    done();
   });
   fastify.addHook('onResponse', (request, reply, done) => {
     // Routes flagged `config: { accessLog: 'debug' }` (the open pixel and click redirect,

@@ -84,6 +84,16 @@ describe('product-usage events: ingest and timelines', () => {
       });
       expect(response.statusCode).toBe(401);
       expect(await countEvents()).toBe(0);
+      // The key is checked before the body is read: a keyless body over the limit is a 401, not a 413.
+      const big = await t.app.inject({
+        method: 'POST',
+        url: '/api/events',
+        headers: { 'content-type': 'application/json', 'x-api-key': 'wrong' },
+        payload: `{"events":[${'"x",'.repeat(1_000_000)}"x"]}`,
+      });
+      expect(big.statusCode).toBe(401);
+      expect(big.json<{ error: string; message: string }>()).toMatchObject({ error: 'unauthorized' });
+      expect(big.json<{ message: string }>().message).toContain('x-api-key');
     });
 
     it('stores a batch of 1,000 and counts it', async () => {

@@ -16,19 +16,24 @@ export class ApiKeyGuard implements CanActivate {
   }
 
   canActivate(context: ExecutionContext): boolean {
-    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    if (this.accepts(context.switchToHttp().getRequest<FastifyRequest>())) return true;
+    throw new DomainError(ErrorCode.Unauthorized, API_KEY_REQUIRED);
+  }
+
+  /** True when the request carries an accepted key (every hash compared, in constant time). */
+  accepts(request: Pick<FastifyRequest, 'headers'>): boolean {
     const key = extractKey(request);
-    if (key !== undefined) {
-      const digest = createHash('sha256').update(key, 'utf8').digest();
-      let ok = false;
-      for (const hash of this.hashes) ok = timingSafeEqual(digest, hash) || ok;
-      if (ok) return true;
-    }
-    throw new DomainError(ErrorCode.Unauthorized, `A valid API key is required in the ${API_KEY_HEADER} header`);
+    if (key === undefined) return false;
+    const digest = createHash('sha256').update(key, 'utf8').digest();
+    let ok = false;
+    for (const hash of this.hashes) ok = timingSafeEqual(digest, hash) || ok;
+    return ok;
   }
 }
 
-function extractKey(request: FastifyRequest): string | undefined {
+export const API_KEY_REQUIRED = `A valid API key is required in the ${API_KEY_HEADER} header`;
+
+function extractKey(request: Pick<FastifyRequest, 'headers'>): string | undefined {
   const header = request.headers[API_KEY_HEADER];
   if (typeof header === 'string' && header.length > 0) return header;
   const auth = request.headers.authorization;
