@@ -1,10 +1,14 @@
+import { PassThrough } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ImportController } from '../src/contacts/import/import.controller';
+import { BODY_IDLE_TIMEOUT_MS } from '../src/contacts/import/row-readers';
 import {
   generateAccountsNdjson,
   generateContactsCsv,
   generateContactsNdjson,
   generatedAccountIds,
 } from './support/generate-rows';
-import { createTestApp, type TestApp } from './support/test-app';
+import { createTestApp, TEST_API_KEY, type TestApp } from './support/test-app';
 
 const CSV = { 'content-type': 'text/csv' };
 const NDJSON = { 'content-type': 'application/x-ndjson' };
@@ -104,6 +108,24 @@ describe('bulk import', () => {
       expect(body.issues).toHaveLength(1000);
       expect(body.issues[999]).toEqual({ line: 1000, path: 'email', message: 'must be an email address' });
       expect(body.summary).toEqual({ rows: 1500, valid: 0, invalid: 1500, created: 0, updated: 0, totalIssues: 1500 });
+    });
+
+    it('lists the issues of the lowest lines, even one the database checks find after later ones', async () => {
+      // Line 1 is rejected by the batch's database checks, once the whole file (one batch) is read;
+      // the schema issues of lines 2-1501 are found before that.
+      const lines = [
+        JSON.stringify({ externalId: 'csm-held', name: 'x', email: 'hanako@example.jp' }),
+        ...Array.from({ length: 1500 }, (_, i) =>
+          JSON.stringify({ externalId: `late-${i}`, name: 'x', email: 'nope' }),
+        ),
+      ];
+      const response = await t.api('POST', '/api/csms/import', `${lines.join('\n')}\n`, NDJSON);
+      expect(response.status).toBe(400);
+      const body = response.json() as ImportRejected;
+      expect(body.issues).toHaveLength(1000);
+      expect(body.issues[0]).toEqual({ line: 1, path: 'email', message: 'already belongs to CSM csm-1' });
+      expect(body.issues.map((i) => i.line)).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
+      expect(body.summary.totalIssues).toBe(1501);
     });
   });
 
@@ -302,6 +324,96 @@ describe('bulk import', () => {
       const response = await t.api('POST', '/api/contacts/import', 'externalId,accountExternalId,email,colour\n', CSV);
       expect(response.status).toBe(400);
       expect(response.json()).toMatchObject({ error: 'invalid', issues: [{ line: 1, path: 'colour' }] });
+    });
+  });
+
+  describe('bodies', () => {
+    function post(url: string, payload: Buffer | PassThrough) {
+      return t.app.inject({ method: 'POST', url, headers: { 'x-api-key': TEST_API_KEY, ...CSV }, payload });
+    }
+
+    it('rejects a file that is not UTF-8 (Shift_JIS from Excel), naming the line, and writes nothing', async () => {
+      const sato = Buffer.from([0x8d, 0xb2, 0x93, 0xa1]); // 佐藤 in Shift_JIS
+      const csv = Buffer.concat([
+        Buffer.from('externalId,name,email\nsjis-1,Plain,sjis1@example.jp\nsjis-2,'),
+        sato,
+        Buffer.from(',sjis2@example.jp\n'),
+      ]);
+      const response = await post('/api/csms/import', csv);
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toEqual({
+        error: 'invalid',
+        message: 'Line 3 is not valid UTF-8; nothing was imported',
+        issues: [{ line: 3, path: '(file)', message: expect.stringContaining('save the file as UTF-8') as unknown }],
+      });
+      expect((await t.api('GET', '/api/csms/sjis-1')).status).toBe(404);
+    });
+
+    it('lists at most 1000 problems of a CSV header and says how many there are', async () => {
+      const header = Array.from({ length: 20_000 }, () => 'a').join(',');
+      const response = await t.api('POST', '/api/contacts/import', `${header}\n`, CSV);
+      expect(response.status).toBe(400);
+      const body = response.json() as { message: string; issues: Issue[] };
+      expect(body.message).toBe(
+        'The CSV header is not valid; nothing was imported (20003 problems; the first 1000 are listed)',
+      );
+      expect(body.issues).toHaveLength(1000);
+    });
+
+    it('names the physical line of broken quoting after a quoted cell with a line break', async () => {
+      const response = await t.api('POST', '/api/accounts/import', 'externalId,name\r\n1,"a\r\nb"\r\n2,"x"y\r\n', CSV);
+      expect(response.status).toBe(400);
+      expect((response.json() as { issues: Issue[] }).issues).toEqual([
+        { line: 4, path: '(file)', message: expect.stringContaining('at line 4') as unknown },
+      ]);
+    });
+
+    describe('that stall', () => {
+      const idleMs = 1500;
+      let controller: ImportController;
+      beforeAll(() => {
+        controller = t.app.get(ImportController);
+        controller.bodyIdleTimeoutMs = idleMs;
+      });
+      afterAll(() => {
+        controller.bodyIdleTimeoutMs = BODY_IDLE_TIMEOUT_MS;
+      });
+
+      it('answer 408 and hold no connection while the first batch is not there yet', async () => {
+        const body = new PassThrough();
+        body.write('externalId,name,email\nstall-1,Stall,stall1@example.jp\n');
+        const importing = post('/api/csms/import', body);
+        await sleep(100);
+        // On the embedded engine an import's open transaction would hold the only connection.
+        const other = await Promise.race([
+          t.api('GET', '/api/csms/csm-1').then((r) => r.status),
+          sleep(idleMs / 2).then(() => 'blocked'),
+        ]);
+        expect(other).toBe(200);
+        const response = await importing;
+        body.end();
+        expect(response.statusCode).toBe(408);
+        expect(response.headers.connection).toBe('close');
+        expect(response.json()).toEqual({
+          error: 'request_timeout',
+          message:
+            'No part of the import body arrived for 1500 ms; the import was stopped and nothing was imported. ' +
+            'Send the file again',
+        });
+        expect((await t.api('GET', '/api/csms/stall-1')).status).toBe(404);
+      });
+
+      it('roll back the rows already written when the body stalls after its first batch', async () => {
+        const before = await count(t, 'csms');
+        const body = new PassThrough();
+        body.write('externalId,name,email\n');
+        for (let i = 0; i < 2500; i++) body.write(`stall-b${i},Stall,stall-b${i}@example.jp\n`);
+        const response = await post('/api/csms/import', body);
+        body.end();
+        expect(response.statusCode).toBe(408);
+        expect(await count(t, 'csms')).toBe(before);
+        expect((await t.api('GET', '/api/csms/csm-1')).status).toBe(200);
+      });
     });
   });
 

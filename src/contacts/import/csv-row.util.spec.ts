@@ -51,6 +51,26 @@ describe('parseCsvHeader', () => {
     expect(parsed.issues[5]?.message).toBe('is a required column and is missing');
   });
 
+  it('lists at most the cap of problems but counts them all', () => {
+    const parsed = parseCsvHeader('csms', ['', ...Array.from({ length: 20 }, () => 'a')], 5);
+    expect(parsed).toEqual({
+      ok: false,
+      issues: [
+        { path: '(column 1)', message: 'has no name' },
+        ...Array.from({ length: 4 }, () => ({
+          path: 'a',
+          message: expect.stringMatching(/^is not a known column/) as unknown,
+        })),
+      ],
+      total: 24,
+    });
+    const big = parseCsvHeader(
+      'csms',
+      Array.from({ length: 5000 }, () => 'a'),
+    );
+    expect(!big.ok && [big.issues.length, big.total]).toEqual([1000, 5003]);
+  });
+
   it('knows which kinds have attributes and consent', () => {
     expect(parseCsvHeader('csms', ['externalId', 'name', 'email', 'attributes.x']).ok).toBe(false);
     expect(parseCsvHeader('accounts', ['externalId', 'name', 'consent.basis']).ok).toBe(false);

@@ -1,4 +1,5 @@
 import { attributesSchema, type AccountInput, type ContactInput, type CsmInput } from '../contacts.schemas';
+import { MAX_REPORTED_ISSUES } from './import-report';
 import type { ImportKind, RowIssue } from './import.types';
 
 /** How a cell becomes a value: kept as text, read as a number, or split on `;` into a list. */
@@ -68,37 +69,52 @@ const shapes: Record<ImportKind, CsvShape> = {
 const ATTRIBUTE_PREFIX = 'attributes.';
 const CONSENT_PREFIX = 'consent.';
 
+/** The issues of a header, at most the cap of them, and how many there were in all. */
+export interface CsvHeaderIssues {
+  ok: false;
+  issues: RowIssue[];
+  total: number;
+}
+
 /**
  * Reads the header row of an import CSV: every column must be a field of the
  * kind's input (`consent.basis`… and `attributes.<name>` where the kind has
- * them), named once; the required fields must be there. Collects every problem.
+ * them), named once; the required fields must be there. Counts every problem and
+ * lists the first `maxIssues` (a header of 500,000 bad columns is one bad line,
+ * not a 100 MB answer).
  */
 export function parseCsvHeader(
   kind: ImportKind,
   header: readonly string[],
-): { ok: true; columns: CsvColumn[] } | { ok: false; issues: RowIssue[] } {
+  maxIssues: number = MAX_REPORTED_ISSUES,
+): { ok: true; columns: CsvColumn[] } | CsvHeaderIssues {
   const shape = shapes[kind];
   const columns: CsvColumn[] = [];
   const issues: RowIssue[] = [];
+  let total = 0;
+  const problem = (path: string, message: string) => {
+    total += 1;
+    if (issues.length < maxIssues) issues.push({ path, message });
+  };
   const seen = new Set<string>();
   header.forEach((raw, index) => {
     const name = raw.trim();
     const column = toColumn(shape, name);
     if (name === '') {
-      issues.push({ path: `(column ${index + 1})`, message: 'has no name' });
+      problem(`(column ${index + 1})`, 'has no name');
     } else if (typeof column === 'string') {
-      issues.push({ path: name, message: column });
+      problem(name, column);
     } else if (seen.has(name)) {
-      issues.push({ path: name, message: 'appears twice in the header' });
+      problem(name, 'appears twice in the header');
     } else {
       columns.push(column);
     }
     seen.add(name);
   });
   for (const field of shape.required) {
-    if (!seen.has(field)) issues.push({ path: field, message: 'is a required column and is missing' });
+    if (!seen.has(field)) problem(field, 'is a required column and is missing');
   }
-  return issues.length > 0 ? { ok: false, issues } : { ok: true, columns };
+  return total > 0 ? { ok: false, issues, total } : { ok: true, columns };
 }
 
 function toColumn(shape: CsvShape, name: string): CsvColumn | string {

@@ -36,4 +36,23 @@ describe('ImportReport', () => {
     expect(report.totalIssues).toBe(5);
     expect(report.invalid).toBe(5);
   });
+
+  it('keeps the issues of the lowest lines, whatever order they arrive in', () => {
+    const report = new ImportReport(3);
+    // Schema issues of a batch's later rows arrive before the database checks of its earlier ones.
+    for (let line = 10; line < 30; line++) report.reject(line, [{ path: 'email', message: 'x' }]);
+    report.reject(2, [
+      { path: 'accountExternalId', message: 'unknown' },
+      { path: 'email', message: 'taken' },
+    ]);
+    for (let line = 30; line < 40; line++) report.reject(line, [{ path: 'email', message: 'x' }]);
+    report.reject(5, [{ path: 'email', message: 'taken' }]);
+    expect(report.issues()).toEqual([
+      { line: 2, path: 'accountExternalId', message: 'unknown' },
+      { line: 2, path: 'email', message: 'taken' },
+      { line: 5, path: 'email', message: 'taken' },
+    ]);
+    expect(report.totalIssues).toBe(33);
+    expect(report.invalid).toBe(32);
+  });
 });

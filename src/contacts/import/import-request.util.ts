@@ -50,3 +50,18 @@ export function bodyTooLarge(maxBytes: number): DomainError {
 export function tooManyRows(maxRows: number): DomainError {
   return new DomainError(ErrorCode.PayloadTooLarge, `The import has more than ${maxRows} rows; split the file`);
 }
+
+/** The client stopped sending the import body; the controller answers 408. */
+export class BodyIdleTimeout extends Error {
+  constructor(readonly idleMs: number) {
+    super(
+      `No part of the import body arrived for ${formatSeconds(idleMs)}; the import was stopped and nothing was imported. ` +
+        'Send the file again',
+    );
+    this.name = 'BodyIdleTimeout';
+  }
+}
+
+function formatSeconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}

@@ -5,10 +5,15 @@ import { ApiKeyGuard } from '../../common/api-key.guard';
 import { DomainError, ErrorCode, type FieldIssue } from '../../common/domain-error';
 import { parseOrThrow } from '../../common/zod-issues';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config';
-import { assertDeclaredLengthWithin, importQuerySchema, parseImportContentType } from './import-request.util';
+import {
+  assertDeclaredLengthWithin,
+  BodyIdleTimeout,
+  importQuerySchema,
+  parseImportContentType,
+} from './import-request.util';
 import { ImportService } from './import.service';
 import type { ImportKind, ImportOutcome, SourceRow } from './import.types';
-import { readCsvRows, readNdjsonRows } from './row-readers';
+import { BODY_IDLE_TIMEOUT_MS, readCsvRows, readNdjsonRows } from './row-readers';
 
 /** 200: the rows were committed (bad rows skipped only with `skipInvalid=true`). */
 export interface ImportResultView {
@@ -28,6 +33,14 @@ export interface ImportRejectedView {
   summary: { rows: number; valid: number; invalid: number; created: 0; updated: 0; totalIssues: number };
 }
 
+/** 408: the body stopped arriving; nothing was written. */
+export interface ImportTimedOutView {
+  error: 'request_timeout';
+  message: string;
+}
+
+type ImportView = ImportResultView | ImportRejectedView | ImportTimedOutView;
+
 /**
  * Bulk upsert by external id: `POST /api/{csms,accounts,contacts}/import` with a
  * `text/csv` or `application/x-ndjson` body, streamed. See ImportService.
@@ -35,6 +48,9 @@ export interface ImportRejectedView {
 @Controller('api')
 @UseGuards(ApiKeyGuard)
 export class ImportController {
+  /** How long an import waits for more of its body; BODY_IDLE_TIMEOUT_MS, shortened by tests. */
+  bodyIdleTimeoutMs = BODY_IDLE_TIMEOUT_MS;
+
   constructor(
     private readonly imports: ImportService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -46,7 +62,7 @@ export class ImportController {
     @Req() request: FastifyRequest,
     @Query() query: unknown,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<ImportResultView | ImportRejectedView> {
+  ): Promise<ImportView> {
     return this.run('csms', request, query, reply);
   }
 
@@ -56,7 +72,7 @@ export class ImportController {
     @Req() request: FastifyRequest,
     @Query() query: unknown,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<ImportResultView | ImportRejectedView> {
+  ): Promise<ImportView> {
     return this.run('accounts', request, query, reply);
   }
 
@@ -66,7 +82,7 @@ export class ImportController {
     @Req() request: FastifyRequest,
     @Query() query: unknown,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<ImportResultView | ImportRejectedView> {
+  ): Promise<ImportView> {
     return this.run('contacts', request, query, reply);
   }
 
@@ -75,7 +91,7 @@ export class ImportController {
     request: FastifyRequest,
     query: unknown,
     reply: FastifyReply,
-  ): Promise<ImportResultView | ImportRejectedView> {
+  ): Promise<ImportView> {
     const format = parseImportContentType(request.headers['content-type']);
     const { skipInvalid } = parseOrThrow(importQuerySchema, query, 'query');
     const { maxBytes } = this.config.import;
@@ -84,9 +100,19 @@ export class ImportController {
     if (!(body instanceof Readable)) {
       throw new DomainError(ErrorCode.UnsupportedMediaType, 'The import body could not be read as a stream');
     }
+    const limits = { maxBytes, idleTimeoutMs: this.bodyIdleTimeoutMs };
     const rows: AsyncIterable<SourceRow> =
-      format === 'csv' ? readCsvRows(body, kind, { maxBytes }) : readNdjsonRows(body, { maxBytes });
-    const outcome = await this.imports.import(kind, rows, { skipInvalid });
+      format === 'csv' ? readCsvRows(body, kind, limits) : readNdjsonRows(body, limits);
+    let outcome: ImportOutcome;
+    try {
+      outcome = await this.imports.import(kind, rows, { skipInvalid });
+    } catch (error: unknown) {
+      if (!(error instanceof BodyIdleTimeout)) throw error;
+      // The rest of the body is not read: closing the connection after the answer
+      // keeps a stalled client from holding the socket too.
+      void reply.status(408).header('connection', 'close');
+      return { error: 'request_timeout', message: error.message };
+    }
     if (!outcome.committed) {
       void reply.status(400);
       return rejectedView(outcome);

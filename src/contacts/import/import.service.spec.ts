@@ -1,8 +1,9 @@
+import { setImmediate } from 'node:timers/promises';
 import type { EntityManager } from 'typeorm';
 import { DomainError, ErrorCode } from '../../common/domain-error';
 import type { AppConfig } from '../../config/app-config';
 import type { ContactImportRow, ExistingKeys, ImportRepository } from './import.repository';
-import { ImportService } from './import.service';
+import { IMPORT_BATCH_SIZE, ImportService } from './import.service';
 import type { SourceRow } from './import.types';
 
 /** Accounts and contacts in memory; records what was written and whether it was committed. */
@@ -12,9 +13,12 @@ class FakeRepository {
   inserted: ContactImportRow[] = [];
   updated: ContactImportRow[] = [];
   committed: boolean | undefined;
+  /** Whether a transaction was asked for (a connection taken, BEGIN sent). */
+  began = false;
   failWrites = false;
 
   async inTransaction<T>(work: (m: EntityManager) => Promise<{ commit: boolean; result: T }>): Promise<T> {
+    this.began = true;
     const { commit, result } = await work({} as EntityManager);
     this.committed = commit;
     return result;
@@ -134,5 +138,54 @@ describe('ImportService', () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DomainError);
     expect((error as DomainError).code).toBe(ErrorCode.Conflict);
+  });
+
+  it('takes no connection until the first batch is ready, so a stalled body holds none', async () => {
+    const repository = new FakeRepository();
+    let resume = () => {};
+    const stalled = new Promise<void>((resolve) => (resume = resolve));
+    async function* rows(): AsyncGenerator<SourceRow> {
+      yield { line: 1, ok: true, record: contact('c-1', 'a@example.jp') };
+      await stalled;
+      for (let i = 2; i <= IMPORT_BATCH_SIZE + 1; i++) {
+        yield { line: i, ok: true, record: contact(`c-${i}`, `${i}@example.jp`) };
+      }
+    }
+    const importing = serviceWith(repository, 10_000).import('contacts', rows(), { skipInvalid: false });
+    for (let i = 0; i < 10; i++) await setImmediate();
+    expect(repository.began).toBe(false);
+    resume();
+    const outcome = await importing;
+    expect(repository.began).toBe(true);
+    expect(outcome).toMatchObject({ committed: true, rows: IMPORT_BATCH_SIZE + 1, created: IMPORT_BATCH_SIZE + 1 });
+    expect(repository.committed).toBe(true);
+  });
+
+  it('takes no connection when no row is valid, and still reports them all', async () => {
+    const repository = new FakeRepository();
+    const outcome = await serviceWith(repository).import(
+      'contacts',
+      rowsOf(contact('c-1', 'nope'), { externalId: 'c-2' }),
+      { skipInvalid: false },
+    );
+    expect(repository.began).toBe(false);
+    expect(outcome).toMatchObject({ committed: false, rows: 2, valid: 0, invalid: 2, totalIssues: 3 });
+  });
+
+  it('stops reading the body when the connection cannot be taken', async () => {
+    const repository = new FakeRepository();
+    repository.inTransaction = () => Promise.reject(new Error('no connection'));
+    let closed = false;
+    async function* rows(): AsyncGenerator<SourceRow> {
+      try {
+        for (let line = 1; ; line++) yield { line, ok: true, record: contact(`c-${line}`, `${line}@example.jp`) };
+      } finally {
+        closed = true;
+      }
+    }
+    await expect(serviceWith(repository, 1_000_000).import('contacts', rows(), { skipInvalid: false })).rejects.toThrow(
+      'no connection',
+    );
+    expect(closed).toBe(true);
   });
 });

@@ -89,69 +89,99 @@ export class ImportService {
     }
   }
 
-  private run<I>(rows: AsyncIterable<SourceRow>, options: ImportOptions, plan: ImportPlan<I>): Promise<ImportOutcome> {
-    return this.repository.inTransaction(async (m) => {
-      const report = new ImportReport();
-      const firstLines = plan.uniqueFields.map((field) => ({ field, lines: new Map<string, number>() }));
-      const totals: UpsertCounts = { created: 0, updated: 0 };
-      const writeBatch = plan.writer(m);
-      const pipeline = new WritePipeline<UpsertCounts>((counts) => {
-        totals.created += counts.created;
-        totals.updated += counts.updated;
+  /**
+   * Validates the rows into batches and writes them in one transaction. The
+   * transaction (and on the embedded engine the only connection) is taken only
+   * once the first batch is ready or the body has ended: a body that is slow to
+   * start, or stalls before its first batch, holds nothing.
+   */
+  private async run<I>(
+    rows: AsyncIterable<SourceRow>,
+    options: ImportOptions,
+    plan: ImportPlan<I>,
+  ): Promise<ImportOutcome> {
+    const report = new ImportReport();
+    const batches = this.validBatches(rows, plan, report);
+    try {
+      const first = await batches.next();
+      if (first.done === true) return outcomeOf(report, options, { created: 0, updated: 0 });
+      return await this.repository.inTransaction(async (m) => {
+        const totals = await this.write(m, plan, report, first.value, batches);
+        const outcome = outcomeOf(report, options, totals);
+        return { commit: outcome.committed, result: outcome };
       });
-      const submit = (batch: BatchRow<I>[]) =>
-        pipeline.submit(async () => {
-          const issued = await writeBatch(batch, report);
-          return { written: issued.written.catch(rethrowConcurrentWrite) };
-        });
-      let batch: BatchRow<I>[] = [];
-      try {
-        for await (const row of rows) {
-          if (report.countRow() > this.maxRows) throw tooManyRows(this.maxRows);
-          // Rows already buffered are parsed without ever leaving the microtask queue;
-          // yielding lets the database's answers for the batch being written through.
-          if (report.rows % YIELD_EVERY_ROWS === 0) await setImmediate();
-          if (!row.ok) {
-            report.reject(row.line, row.issues);
-            continue;
-          }
-          const parsed = plan.schema.safeParse(row.record);
-          if (!parsed.success) {
-            report.reject(row.line, rowIssues(parsed.error));
-            continue;
-          }
-          const input = plan.prepare(parsed.data);
-          const repeats = repeatedValues(firstLines, row.line, input);
-          if (repeats.length > 0) {
-            report.reject(row.line, repeats);
-            continue;
-          }
-          batch.push({ line: row.line, input });
-          if (batch.length >= IMPORT_BATCH_SIZE) {
-            await submit(batch);
-            batch = [];
-          }
-        }
-        if (batch.length > 0) await submit(batch);
-        await pipeline.drain();
-      } catch (error: unknown) {
-        // Let the statements in flight finish before the transaction is rolled back.
-        await pipeline.abandon();
-        throw error;
+    } finally {
+      // Stops reading the body when the import ended early (an error, a failed connection).
+      await batches.return(undefined);
+    }
+  }
+
+  /** Validates the rows and yields the valid ones in batches; bad rows go to the report. */
+  private async *validBatches<I>(
+    rows: AsyncIterable<SourceRow>,
+    plan: ImportPlan<I>,
+    report: ImportReport,
+  ): AsyncGenerator<BatchRow<I>[], void, undefined> {
+    const firstLines = plan.uniqueFields.map((field) => ({ field, lines: new Map<string, number>() }));
+    let batch: BatchRow<I>[] = [];
+    for await (const row of rows) {
+      if (report.countRow() > this.maxRows) throw tooManyRows(this.maxRows);
+      // Rows already buffered are parsed without ever leaving the microtask queue;
+      // yielding lets the database's answers for the batch being written through.
+      if (report.rows % YIELD_EVERY_ROWS === 0) await setImmediate();
+      if (!row.ok) {
+        report.reject(row.line, row.issues);
+        continue;
       }
-      const commit = report.invalid === 0 || options.skipInvalid;
-      const outcome: ImportOutcome = {
-        committed: commit,
-        rows: report.rows,
-        valid: report.valid,
-        invalid: report.invalid,
-        created: commit ? totals.created : 0,
-        updated: commit ? totals.updated : 0,
-        issues: report.issues(),
-        totalIssues: report.totalIssues,
-      };
-      return { commit, result: outcome };
+      const parsed = plan.schema.safeParse(row.record);
+      if (!parsed.success) {
+        report.reject(row.line, rowIssues(parsed.error));
+        continue;
+      }
+      const input = plan.prepare(parsed.data);
+      const repeats = repeatedValues(firstLines, row.line, input);
+      if (repeats.length > 0) {
+        report.reject(row.line, repeats);
+        continue;
+      }
+      batch.push({ line: row.line, input });
+      if (batch.length >= IMPORT_BATCH_SIZE) {
+        yield batch;
+        batch = [];
+      }
+    }
+    if (batch.length > 0) yield batch;
+  }
+
+  /** Writes `first` and the batches still to come; returns how many rows were created and updated. */
+  private async write<I>(
+    m: EntityManager,
+    plan: ImportPlan<I>,
+    report: ImportReport,
+    first: BatchRow<I>[],
+    rest: AsyncIterator<BatchRow<I>[]>,
+  ): Promise<UpsertCounts> {
+    const totals: UpsertCounts = { created: 0, updated: 0 };
+    const writeBatch = plan.writer(m);
+    const pipeline = new WritePipeline<UpsertCounts>((counts) => {
+      totals.created += counts.created;
+      totals.updated += counts.updated;
     });
+    const submit = (batch: BatchRow<I>[]) =>
+      pipeline.submit(async () => {
+        const issued = await writeBatch(batch, report);
+        return { written: issued.written.catch(rethrowConcurrentWrite) };
+      });
+    try {
+      await submit(first);
+      for (let next = await rest.next(); next.done !== true; next = await rest.next()) await submit(next.value);
+      await pipeline.drain();
+    } catch (error: unknown) {
+      // Let the statements in flight finish before the transaction is rolled back.
+      await pipeline.abandon();
+      throw error;
+    }
+    return totals;
   }
 
   // ---- the three imports ------------------------------------------------
@@ -262,6 +292,21 @@ export class ImportService {
         );
       };
     },
+  };
+}
+
+/** What an import answers: committed when every row was valid, or bad ones may be skipped. */
+function outcomeOf(report: ImportReport, options: ImportOptions, totals: UpsertCounts): ImportOutcome {
+  const commit = report.invalid === 0 || options.skipInvalid;
+  return {
+    committed: commit,
+    rows: report.rows,
+    valid: report.valid,
+    invalid: report.invalid,
+    created: commit ? totals.created : 0,
+    updated: commit ? totals.updated : 0,
+    issues: report.issues(),
+    totalIssues: report.totalIssues,
   };
 }
 

@@ -26,7 +26,7 @@ export interface ImportOutcome {
   invalid: number;
   created: number;
   updated: number;
-  /** The first reported issues, ordered by line; at most MAX_REPORTED_ISSUES. */
+  /** The issues of the lowest lines, ordered by line; at most MAX_REPORTED_ISSUES. */
   issues: FieldIssue[];
   /** Every issue found, including those left out of `issues`. */
   totalIssues: number;

@@ -1,19 +1,31 @@
-import { CsvError, parse } from 'csv-parse';
+import { CsvError, type InfoRecord, type Options, parse } from 'csv-parse';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import { DomainError, ErrorCode } from '../../common/domain-error';
-import { csvCellsToInput, parseCsvHeader } from './csv-row.util';
-import { bodyTooLarge } from './import-request.util';
+import { type CsvHeaderIssues, csvCellsToInput, parseCsvHeader } from './csv-row.util';
+import { BodyIdleTimeout, bodyTooLarge } from './import-request.util';
 import type { ImportKind, SourceRow } from './import.types';
+import { Utf8Decoder } from './utf8-decoder';
 
 const blank = /^\s*$/;
 
 /** A single row (NDJSON line or CSV record) may not be longer than this. */
 export const MAX_ROW_CHARS = 1024 * 1024;
 
+/**
+ * How long an import waits for the next bytes of its body before it gives up
+ * (408). Hard-coded (no setting yet); a client that stalls must not keep an
+ * import, and with it possibly a transaction and a connection, for ever.
+ */
+export const BODY_IDLE_TIMEOUT_MS = 30_000;
+
 export interface ReadLimits {
   /** The body may not be longer than this; reading stops with PayloadTooLarge past it. */
   maxBytes: number;
+  /**
+   * Reading stops with BodyIdleTimeout when no byte of the body arrives for this
+   * long while the import waits for one (time spent writing does not count).
+   */
+  idleTimeoutMs: number;
 }
 
 /**
@@ -21,9 +33,9 @@ export interface ReadLimits {
  * line, numbered by physical line; a line that is not JSON becomes a row issue.
  */
 export async function* readNdjsonRows(body: Readable, limits: ReadLimits): AsyncGenerator<SourceRow> {
-  const splitter = new LineSplitter(MAX_ROW_CHARS);
+  const stages = [new Utf8Decoder(), new LineSplitter(MAX_ROW_CHARS)];
   let line = 0;
-  for await (const lines of pipeLimited(body, splitter, limits.maxBytes) as AsyncIterable<string[]>) {
+  for await (const lines of pipeLimited(body, stages, limits) as AsyncIterable<string[]>) {
     for (const raw of lines) {
       line += 1;
       const text = line === 1 && raw.startsWith('\uFEFF') ? raw.slice(1) : raw;
@@ -46,35 +58,29 @@ export async function* readNdjsonRows(body: Readable, limits: ReadLimits): Async
  * header (problems with it stop the import); each later record is numbered by
  * the line it starts on and turned into the input shape of `kind`. A record with
  * the wrong number of cells becomes a row issue; broken quoting stops the import.
+ * A record whose cells are all blank is skipped.
  */
 export async function* readCsvRows(body: Readable, kind: ImportKind, limits: ReadLimits): AsyncGenerator<SourceRow> {
-  const parser = parse({
+  const lines = new CsvLines();
+  const options: Options<CsvRecord, string[]> = {
     bom: true,
-    info: true,
     record_delimiter: ['\r\n', '\n'],
     relax_column_count: true,
     skip_empty_lines: true,
-    skip_records_with_empty_values: true,
     max_record_size: MAX_ROW_CHARS,
-  });
+    // Called as each record is parsed, even when the stream fails later in the same chunk,
+    // so the line count of a malformed record includes every record before it.
+    on_record: (cells, info) => lines.record(cells, info),
+  };
+  // csv-parse types options with a record type only when it maps columns itself.
+  const parser = parse(options as unknown as Options);
+  const records = pipeLimited(body, [new Utf8Decoder(), parser], limits) as AsyncIterable<CsvRecord>;
   let columns: ReturnType<typeof parseCsvHeader> | undefined;
-  // csv-parse counts a CR inside a quoted cell as a line of its own; this undoes that.
-  let extraLinesCounted = 0;
   try {
-    for await (const item of pipeLimited(body, parser, limits.maxBytes) as AsyncIterable<CsvItem>) {
-      const cells = item.record;
-      const breaks = lineBreaksIn(cells);
-      extraLinesCounted += breaks.cr;
-      const line = item.info.lines - extraLinesCounted - breaks.lf;
+    for await (const { line, cells } of records) {
       if (columns === undefined) {
         columns = parseCsvHeader(kind, cells);
-        if (!columns.ok) {
-          throw new DomainError(
-            ErrorCode.Invalid,
-            'The CSV header is not valid; nothing was imported',
-            columns.issues.map((issue) => ({ line, ...issue })),
-          );
-        }
+        if (!columns.ok) throw invalidHeader(line, columns);
         continue;
       }
       if (!columns.ok) continue;
@@ -86,13 +92,71 @@ export async function* readCsvRows(body: Readable, kind: ImportKind, limits: Rea
       yield { line, ok: true, record: csvCellsToInput(columns.columns, cells) };
     }
   } catch (error: unknown) {
-    throw error instanceof CsvError ? malformedCsv(error) : error;
+    throw error instanceof CsvError ? lines.malformed(error) : error;
   }
 }
 
-interface CsvItem {
-  record: string[];
-  info: { lines: number };
+interface CsvRecord {
+  /** The physical line the record starts on. */
+  line: number;
+  cells: string[];
+}
+
+function invalidHeader(line: number, header: CsvHeaderIssues): DomainError {
+  const listed = header.issues.length;
+  const more = header.total > listed ? ` (${header.total} problems; the first ${listed} are listed)` : '';
+  return new DomainError(
+    ErrorCode.Invalid,
+    `The CSV header is not valid; nothing was imported${more}`,
+    header.issues.map((issue) => ({ line, ...issue })),
+  );
+}
+
+/**
+ * Physical line numbers for csv-parse's records and errors. csv-parse counts a
+ * line for every CR or LF inside a cell, but a physical line ends at LF only
+ * (a CRLF ending a record counts once): each CR inside a cell is one line too many.
+ */
+class CsvLines {
+  /** CRs inside the cells of the records parsed so far: lines csv-parse counted too many. */
+  private extra = 0;
+  /** The physical line the last parsed record ended on (0 before the first). */
+  private lastEnd = 0;
+  /** csv-parse's count of skipped empty lines when that record was parsed. */
+  private emptyLinesAtLastEnd = 0;
+
+  /** Numbers a parsed record; skips it (null) when its cells are all blank. */
+  record(cells: string[], info: InfoRecord): CsvRecord | null {
+    const breaks = lineBreaksIn(cells);
+    this.extra += breaks.cr;
+    this.lastEnd = info.lines - this.extra;
+    this.emptyLinesAtLastEnd = info.empty_lines;
+    // Skipped here rather than with csv-parse's skip_records_with_empty_values, whose
+    // skipped records never reach this count (a `"\r\n",` record would shift every later line).
+    if (cells.every((cell) => cell.trim() === '')) return null;
+    return { line: this.lastEnd - breaks.lf, cells };
+  }
+
+  /**
+   * The import error for broken quoting or an oversized record. A cell never closed
+   * runs to the end of the body: its record's first line is the useful one.
+   */
+  malformed(error: CsvError): DomainError {
+    const context = error as CsvError & { lines?: number; empty_lines?: number };
+    const recordStart = this.lastEnd + 1 + Math.max(0, (context.empty_lines ?? 0) - this.emptyLinesAtLastEnd);
+    // CRs in the cells of the record being parsed are not known; they are rare.
+    const line =
+      error.code === 'CSV_QUOTE_NOT_CLOSED' || context.lines === undefined
+        ? recordStart
+        : Math.max(recordStart, context.lines - this.extra);
+    const message =
+      error.code === 'CSV_QUOTE_NOT_CLOSED'
+        ? `Quote Not Closed: a quoted cell of the record starting on line ${line} is never closed`
+        : error.message.replace(/\b(at|on) line \d+/, `$1 line ${line}`);
+    return new DomainError(ErrorCode.Invalid, 'The CSV is malformed; nothing was imported', [
+      { line, path: '(file)', message },
+    ]);
+  }
 }
 
 /**
@@ -112,76 +176,164 @@ function lineBreaksIn(cells: readonly string[]): { lf: number; cr: number } {
   return { lf, cr };
 }
 
-function malformedCsv(error: CsvError): DomainError {
-  const line = (error as CsvError & { lines?: number }).lines;
-  return new DomainError(ErrorCode.Invalid, 'The CSV is malformed; nothing was imported', [
-    { ...(line === undefined ? {} : { line }), path: '(file)', message: error.message },
-  ]);
-}
-
 /**
- * Pipes `body` through a byte counter into `target` and returns `target` to be
- * iterated. Past `maxBytes` the target fails with PayloadTooLarge. `body` itself
- * is never destroyed (the reply must still be sent): when iteration stops, it is
- * unpiped and whatever is left of it is discarded by the HTTP server.
+ * Pipes `body` through a byte counter and `stages` and returns the last stage to
+ * be iterated. Past `maxBytes` it fails with PayloadTooLarge; when the body sends
+ * nothing for `idleTimeoutMs` while the caller waits, with BodyIdleTimeout.
+ * `body` itself is never destroyed (the reply must still be sent): when iteration
+ * stops, it is unpiped and whatever is left of it is discarded by the HTTP server.
  */
-function pipeLimited(body: Readable, target: Transform, maxBytes: number): AsyncIterable<unknown> {
+function pipeLimited(body: Readable, stages: readonly Transform[], limits: ReadLimits): AsyncIterable<unknown> {
+  const target = stages.at(-1)!;
+  const fail = (error: Error) => target.destroy(error);
+  const idle = new IdleWatch(limits.idleTimeoutMs, () => fail(new BodyIdleTimeout(limits.idleTimeoutMs)));
   let bytes = 0;
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
+      idle.touch();
       bytes += chunk.length;
-      if (bytes > maxBytes) callback(bodyTooLarge(maxBytes));
+      if (bytes > limits.maxBytes) callback(bodyTooLarge(limits.maxBytes));
       else callback(null, chunk);
     },
   });
-  const fail = (error: Error) => target.destroy(error);
-  body.on('error', fail);
-  counter.on('error', fail);
-  body.pipe(counter).pipe(target);
+  const sources: (Readable | Transform)[] = [body, counter, ...stages.slice(0, -1)];
+  for (const source of sources) source.on('error', fail);
+  [counter, ...stages].reduce<Readable>((from, to) => from.pipe(to), body);
   return {
     async *[Symbol.asyncIterator]() {
+      const items = target[Symbol.asyncIterator]();
       try {
-        yield* target;
+        for (;;) {
+          // Only waiting for the body counts: while the rows are written, it is not read.
+          idle.arm();
+          const next = (await items.next()) as IteratorResult<unknown>;
+          idle.disarm();
+          if (next.done === true) return;
+          yield next.value;
+        }
       } finally {
+        idle.stop();
         body.off('error', fail);
         body.unpipe(counter);
-        counter.destroy();
-        target.destroy();
+        for (const stage of [counter, ...stages]) stage.destroy();
       }
     },
   };
 }
 
-/** Splits UTF-8 text into lines (without their `\n`), pushing each chunk's complete lines as one array. */
+/**
+ * Calls `onIdle` once when it has stayed armed, with no touch, for `timeoutMs`.
+ * Arming and touching only note the time: one timer runs per period, not one per row.
+ */
+class IdleWatch {
+  private armed = false;
+  private since = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly onIdle: () => void,
+  ) {}
+
+  arm(): void {
+    this.armed = true;
+    this.since = Date.now();
+    if (this.timer === undefined && !this.stopped) this.schedule(this.timeoutMs);
+  }
+
+  disarm(): void {
+    this.armed = false;
+  }
+
+  touch(): void {
+    this.since = Date.now();
+  }
+
+  /** Stops the timer for good. */
+  stop(): void {
+    this.armed = false;
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private schedule(delayMs: number): void {
+    this.timer = setTimeout(() => this.check(), delayMs);
+    // An idle import must not keep the process alive on shutdown.
+    this.timer.unref();
+  }
+
+  private check(): void {
+    this.timer = undefined;
+    if (!this.armed || this.stopped) return;
+    const waited = Date.now() - this.since;
+    if (waited < this.timeoutMs) {
+      this.schedule(this.timeoutMs - waited);
+      return;
+    }
+    this.stop();
+    this.onIdle();
+  }
+}
+
+/** Splits text into lines (without their `\n`), pushing each chunk's complete lines as one array. */
 class LineSplitter extends Transform {
-  private readonly decoder = new StringDecoder('utf8');
-  private rest = '';
+  /** The pieces of the line not ended yet; joined once, when its `\n` arrives. */
+  private pending: string[] = [];
+  private pendingChars = 0;
   private lines = 0;
 
   constructor(private readonly maxLineChars: number) {
-    super({ readableObjectMode: true });
+    super({ objectMode: true });
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    const parts = (this.rest + this.decoder.write(chunk)).split('\n');
-    this.rest = parts.pop() ?? '';
-    this.lines += parts.length;
-    if (this.rest.length > this.maxLineChars) {
-      const line = this.lines + 1;
-      const message = `is longer than ${this.maxLineChars} characters`;
-      callback(
-        new DomainError(ErrorCode.Invalid, `Line ${line} is too long; nothing was imported`, [
-          { line, path: '(row)', message },
-        ]),
-      );
-      return;
+  override _transform(text: string, _encoding: BufferEncoding, callback: TransformCallback): void {
+    const lines: string[] = [];
+    let start = 0;
+    // Only the new text is searched: a long line costs its length once, not once per chunk.
+    for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
+      const line = this.completeLine(text.slice(start, end));
+      if (line.length > this.maxLineChars) {
+        callback(this.tooLong());
+        return;
+      }
+      this.lines += 1;
+      lines.push(stripCarriageReturn(line));
+      start = end + 1;
     }
-    callback(null, parts.length > 0 ? parts.map(stripCarriageReturn) : undefined);
+    if (start < text.length) {
+      this.pending.push(text.slice(start));
+      this.pendingChars += text.length - start;
+      if (this.pendingChars > this.maxLineChars) {
+        callback(this.tooLong());
+        return;
+      }
+    }
+    callback(null, lines.length > 0 ? lines : undefined);
   }
 
   override _flush(callback: TransformCallback): void {
-    const last = this.rest + this.decoder.end();
+    const last = this.completeLine('');
     callback(null, last === '' ? undefined : [stripCarriageReturn(last)]);
+  }
+
+  /** The pending pieces followed by `end`, as one line; nothing is pending after. */
+  private completeLine(end: string): string {
+    if (this.pending.length === 0) return end;
+    this.pending.push(end);
+    const line = this.pending.join('');
+    this.pending = [];
+    this.pendingChars = 0;
+    return line;
+  }
+
+  private tooLong(): DomainError {
+    const line = this.lines + 1;
+    const message = `is longer than ${this.maxLineChars} characters`;
+    return new DomainError(ErrorCode.Invalid, `Line ${line} is too long; nothing was imported`, [
+      { line, path: '(row)', message },
+    ]);
   }
 }
 
