@@ -479,6 +479,33 @@ describe('bulk import limits', () => {
     expect(atLimit.json()).toMatchObject({ rows: 100, created: 100 });
   });
 
+  it('answers 408 and writes nothing when the body trickles in past IMPORT_MAX_DURATION', async () => {
+    const trickled = await createTestApp({ IMPORT_MAX_DURATION: '1s' });
+    try {
+      const body = new PassThrough();
+      body.write('externalId,name,email\n');
+      let i = 0;
+      // A row every 50 ms: never idle for 30 s, never done.
+      const trickle = setInterval(() => body.write(`slow-${i},Slow,slow${i++}@example.jp\n`), 50);
+      const response = await trickled.app
+        .inject({
+          method: 'POST',
+          url: '/api/csms/import',
+          headers: { 'x-api-key': TEST_API_KEY, ...CSV },
+          payload: body,
+        })
+        .finally(() => {
+          clearInterval(trickle);
+          body.end();
+        });
+      expect(response.statusCode).toBe(408);
+      expect(response.json<{ message: string }>().message).toContain('within 1 s (IMPORT_MAX_DURATION)');
+      expect(await count(trickled, 'csms')).toBe(0);
+    } finally {
+      await trickled.close();
+    }
+  });
+
   it('answers 413 above the byte limit', async () => {
     const body = `externalId,name,email\n${'x,y,z@example.jp\n'.repeat(1500)}`;
     const response = await t.api('POST', '/api/csms/import', body, CSV);

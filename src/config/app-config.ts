@@ -110,7 +110,8 @@ export interface AppConfig {
     renewalWindowDays: number;
   };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; pretty: boolean };
-  import: { maxRows: number; maxBytes: number };
+  /** `maxDurationMs`: the whole body must arrive within it (the import holds a transaction meanwhile). */
+  import: { maxRows: number; maxBytes: number; maxDurationMs: number };
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');

@@ -326,6 +326,7 @@ export const envSchema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     LOG_PRETTY: z.stringbool().default(false),
     IMPORT_MAX_ROWS: z.coerce.number().int().min(1).max(1_000_000).default(100_000),
+    IMPORT_MAX_DURATION: durationSchema.default(parseDurationMs('15m')),
     IMPORT_MAX_BYTES: z.coerce
       .number()
       .int()

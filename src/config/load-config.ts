@@ -217,7 +217,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
       renewalWindowDays: raw.RENEWAL_WINDOW_DAYS,
     },
     log: { level: raw.LOG_LEVEL, pretty: raw.LOG_PRETTY },
-    import: { maxRows: raw.IMPORT_MAX_ROWS, maxBytes: raw.IMPORT_MAX_BYTES },
+    import: { maxRows: raw.IMPORT_MAX_ROWS, maxBytes: raw.IMPORT_MAX_BYTES, maxDurationMs: raw.IMPORT_MAX_DURATION },
   };
   return { config, generatedSecretsFile, generatedAdminApiKey };
 }

@@ -51,15 +51,23 @@ export function tooManyRows(maxRows: number): DomainError {
   return new DomainError(ErrorCode.PayloadTooLarge, `The import has more than ${maxRows} rows; split the file`);
 }
 
-/** The client stopped sending the import body; the controller answers 408. */
+/** The client stopped sending the import body, or sent it too slowly; the controller answers 408. */
 export class BodyIdleTimeout extends Error {
-  constructor(readonly idleMs: number) {
-    super(
-      `No part of the import body arrived for ${formatSeconds(idleMs)}; the import was stopped and nothing was imported. ` +
-        'Send the file again',
-    );
+  constructor(
+    readonly idleMs: number,
+    reason = `No part of the import body arrived for ${formatSeconds(idleMs)}`,
+  ) {
+    super(`${reason}; the import was stopped and nothing was imported. Send the file again`);
     this.name = 'BodyIdleTimeout';
   }
+}
+
+/** The body kept arriving, but not all of it within IMPORT_MAX_DURATION (a trickle holds the transaction). */
+export function bodyTooSlow(maxDurationMs: number): BodyIdleTimeout {
+  return new BodyIdleTimeout(
+    maxDurationMs,
+    `The import body did not arrive in full within ${formatSeconds(maxDurationMs)} (IMPORT_MAX_DURATION)`,
+  );
 }
 
 function formatSeconds(ms: number): string {

@@ -100,7 +100,7 @@ export class ImportController {
     if (!(body instanceof Readable)) {
       throw new DomainError(ErrorCode.UnsupportedMediaType, 'The import body could not be read as a stream');
     }
-    const limits = { maxBytes, idleTimeoutMs: this.bodyIdleTimeoutMs };
+    const limits = { maxBytes, idleTimeoutMs: this.bodyIdleTimeoutMs, maxDurationMs: this.config.import.maxDurationMs };
     const rows: AsyncIterable<SourceRow> =
       format === 'csv' ? readCsvRows(body, kind, limits) : readNdjsonRows(body, limits);
     let outcome: ImportOutcome;

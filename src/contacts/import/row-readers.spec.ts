@@ -195,6 +195,19 @@ describe('reading a body that stalls', () => {
     body.end();
     expect(await rows).toEqual([{ line: 1, ok: true, record: { a: 1 } }]);
   });
+
+  it('stops a body that keeps trickling past maxDurationMs, idle time or not', async () => {
+    const body = new PassThrough();
+    const failure = anyFailure(readNdjsonRows(body, { ...limits, idleTimeoutMs: 1_000, maxDurationMs: 200 }));
+    const trickle = setInterval(() => body.write('{"a":1}\n'), 20);
+    try {
+      const error = await failure;
+      expect(error).toBeInstanceOf(BodyIdleTimeout);
+      expect((error as Error).message).toMatch(/did not arrive in full within 200 ms \(IMPORT_MAX_DURATION\)/);
+    } finally {
+      clearInterval(trickle);
+    }
+  });
 });
 
 describe('bytes that are not UTF-8', () => {

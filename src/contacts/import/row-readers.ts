@@ -2,7 +2,7 @@ import { CsvError, type InfoRecord, type Options, parse } from 'csv-parse';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import { DomainError, ErrorCode } from '../../common/domain-error';
 import { type CsvHeaderIssues, csvCellsToInput, parseCsvHeader } from './csv-row.util';
-import { BodyIdleTimeout, bodyTooLarge } from './import-request.util';
+import { BodyIdleTimeout, bodyTooLarge, bodyTooSlow } from './import-request.util';
 import type { ImportKind, SourceRow } from './import.types';
 import { Utf8Decoder } from './utf8-decoder';
 
@@ -26,6 +26,8 @@ export interface ReadLimits {
    * long while the import waits for one (time spent writing does not count).
    */
   idleTimeoutMs: number;
+  /** Reading stops with a BodyIdleTimeout (too slow) when the body has not ended this long after reading began. */
+  maxDurationMs?: number;
 }
 
 /**
@@ -187,6 +189,10 @@ function pipeLimited(body: Readable, stages: readonly Transform[], limits: ReadL
   const target = stages.at(-1)!;
   const fail = (error: Error) => target.destroy(error);
   const idle = new IdleWatch(limits.idleTimeoutMs, () => fail(new BodyIdleTimeout(limits.idleTimeoutMs)));
+  const deadline =
+    limits.maxDurationMs === undefined
+      ? undefined
+      : setTimeout(() => fail(bodyTooSlow(limits.maxDurationMs!)), limits.maxDurationMs).unref();
   let bytes = 0;
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
@@ -213,6 +219,7 @@ function pipeLimited(body: Readable, stages: readonly Transform[], limits: ReadL
         }
       } finally {
         idle.stop();
+        clearTimeout(deadline);
         body.off('error', fail);
         body.unpipe(counter);
         for (const stage of [counter, ...stages]) stage.destroy();
