@@ -63,6 +63,11 @@ export class SigningKeyRing {
    * The key `kid` names if it still verifies at `nowMs`: not retired, or retired less
    * than the grace period ago (a `retiredAt` in the future verifies normally).
    */
+  /** The key `kid` names while it is configured, retired or not (for links that must always work). */
+  configured(kid: string): RingKey | undefined {
+    return this.byKid.get(kid);
+  }
+
   verifying(kid: string, nowMs: number): RingKey | undefined {
     const key = this.byKid.get(kid);
     if (key === undefined) return undefined;

@@ -145,6 +145,16 @@ describe('TrackingTokenSigner', () => {
       expect(rotated.verify(oldToken, new Date(retiredAt.getTime() + GRACE + DAY))).toBeNull();
     });
 
+    it('keeps verifying unsubscribe tokens of a retired key after the grace period, while it is configured', () => {
+      const optOut = oldSigner.sign({ k: 'u', m: MESSAGE });
+      const years = new Date(retiredAt.getTime() + GRACE + 3 * 365 * DAY);
+      expect(rotated.verifyKind(optOut, 'u', years)).toEqual({ k: 'u', m: MESSAGE });
+      // Pixels and clicks of that key do not.
+      expect(rotated.verify(oldSigner.sign({ k: 'o', m: MESSAGE }), years)).toBeNull();
+      // A key no longer configured verifies nothing.
+      expect(signerWith([key('k2', SECRET_2)]).verify(optOut, NOW)).toBeNull();
+    });
+
     it('still accepts a key whose retirement is in the future', () => {
       const scheduled = signerWith([key('k2', SECRET_2), key('k1', SECRET_1, new Date(NOW.getTime() + DAY))], 0);
       expect(scheduled.verify(oldToken, NOW)).not.toBeNull();

@@ -158,7 +158,7 @@ export class TrackingTokenSigner {
    * Returns the payload of a genuine token, or null. Null for anything else, never an
    * exception: not a string, too long, not canonical base64url, wrong length for its
    * kind, unknown version or kind, unknown kid, a key retired `gracePeriodMs` or more
-   * before `now`, a bad tag (compared in constant time), or an identity token at or
+   * before `now` (except for unsubscribe tokens, which every configured key verifies), a bad tag (compared in constant time), or an identity token at or
    * past its expiry. A key whose `retiredAt` is still in the future verifies normally.
    * Ids come back as lower-case UUIDs.
    */
@@ -176,7 +176,10 @@ export class TrackingTokenSigner {
     const fields = 3 + kidLength;
     const bodyLength = fields + KINDS[kind].fieldBytes;
     if (bytes.length !== bodyLength + TAG_BYTES) return null;
-    const key = this.keys.verifying(bytes.toString('latin1', 3, fields), nowMs);
+    // An unsubscribe link must work for as long as its mail exists (特定電子メール法): it verifies
+    // with every configured key, retired or not. Every other kind stops at the grace period.
+    const kid = bytes.toString('latin1', 3, fields);
+    const key = kind === 'u' ? this.keys.configured(kid) : this.keys.verifying(kid, nowMs);
     if (key === undefined) return null;
     const body = bytes.subarray(0, bodyLength);
     if (!timingSafeEqual(tagOf(key.hmacKey, body), bytes.subarray(bodyLength))) return null;
