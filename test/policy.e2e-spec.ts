@@ -148,7 +148,7 @@ describe('recipient policy, unsubscribe, suppressions and the SendGrid webhook',
       expectPageHeaders(response.headers);
       expect(response.body).toContain('<html lang="ja">');
       expect(response.body).toContain('配信を停止する');
-      expect(response.body).toContain(`<form method="post" action="/u/${token}">`);
+      expect(response.body).toContain(`<form method="post" action="./${token}">`);
       expect(response.body).toContain(`p***@example.jp`);
       expect(response.body).not.toContain(c.email);
       expect(await suppression(c.email)).toBeUndefined();

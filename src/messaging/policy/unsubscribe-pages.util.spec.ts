@@ -21,7 +21,11 @@ describe('unsubscribe pages', () => {
     const html = renderConfirmPage({ locale: 'ja', maskedEmail: 't***@example.jp', token: 'abc_-1' });
     expect(html).toContain('<html lang="ja">');
     expect(html).toContain('配信を停止する');
-    expect(html).toContain('<form method="post" action="/u/abc_-1">');
+    const action = /<form method="post" action="([^"]+)">/.exec(html)?.[1] ?? '';
+    // Relative, so the form posts back to the page's own URL behind a path prefix too.
+    expect(new URL(action, 'https://tend.example/tend/u/abc_-1').pathname).toBe('/tend/u/abc_-1');
+    const preferences = /<a href="([^"]+)">/.exec(html)?.[1] ?? '';
+    expect(new URL(preferences, 'https://tend.example/tend/u/abc_-1').pathname).toBe('/tend/u/abc_-1/preferences');
     expect(html).toContain('t***@example.jp');
   });
 
@@ -46,5 +50,7 @@ describe('unsubscribe pages', () => {
     expect(html).toContain('value="events" checked');
     expect(html).not.toContain('<script>');
     expect(html).toContain('Your preferences have been saved.');
+    const action = /<form method="post" action="([^"]+)">/.exec(html)?.[1] ?? '';
+    expect(new URL(action, 'https://tend.example/tend/u/tok/preferences').pathname).toBe('/tend/u/tok/preferences');
   });
 });

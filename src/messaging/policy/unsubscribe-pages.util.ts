@@ -73,8 +73,8 @@ export function renderConfirmPage(input: { locale: Locale; maskedEmail: string; 
     input.locale,
     t.confirmTitle,
     `<p>${escapeHtml(t.confirmBody(input.maskedEmail))}</p>
-<form method="post" action="/u/${token}"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">${escapeHtml(t.confirmButton)}</button></form>
-<p><a href="/u/${token}/preferences">${escapeHtml(t.preferencesLink)}</a></p>`,
+<form method="post" action="./${token}"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">${escapeHtml(t.confirmButton)}</button></form>
+<p><a href="./${token}/preferences">${escapeHtml(t.preferencesLink)}</a></p>`,
   );
 }
 
@@ -112,7 +112,7 @@ export function renderPreferencesPage(input: {
     `${input.saved ? `<p class="notice" role="status">${escapeHtml(t.saved)}</p>` : ''}
 ${input.suppressed ? `<p class="notice">${escapeHtml(t.suppressed)}</p>` : ''}
 <p>${escapeHtml(t.preferencesBody(input.maskedEmail))}</p>
-<form method="post" action="/u/${token}/preferences"><input type="hidden" name="save" value="1">
+<form method="post" action="./preferences"><input type="hidden" name="save" value="1">
 ${boxes}
 <button type="submit">${escapeHtml(t.save)}</button></form>`,
   );
