@@ -10,6 +10,12 @@ describe('email handling', () => {
   it('redacts plain and URL-encoded addresses', () => {
     expect(redactEmails('sent to taro@example.jp and hanako%40example.com ok')).toBe('sent to [email] and [email] ok');
   });
+
+  it('redacts internationalized addresses too', () => {
+    expect(redactEmails('550 5.1.1 <太郎@例え.jp>: rejected; ünïcode@exämple.de')).toBe(
+      '550 5.1.1 <[email]>: rejected; [email]',
+    );
+  });
 });
 
 describe('logger', () => {

@@ -39,7 +39,6 @@ describe('unsubscribe pages', () => {
     const html = renderPreferencesPage({
       locale: 'en',
       maskedEmail: 't***@example.jp',
-      token: 'tok',
       topics: [
         { topic: 'events', subscribed: true },
         { topic: 'x"><script>', subscribed: false },

@@ -93,13 +93,11 @@ export interface TopicChoice {
 export function renderPreferencesPage(input: {
   locale: Locale;
   maskedEmail: string;
-  token: string;
   topics: readonly TopicChoice[];
   suppressed: boolean;
   saved: boolean;
 }): string {
   const t = TEXT[input.locale];
-  const token = escapeHtml(input.token);
   const boxes = input.topics
     .map(
       (c) =>

@@ -76,7 +76,7 @@ export class UnsubscribeService {
   async preferencesPage(token: string): Promise<PageResult> {
     const target = await this.resolve(token);
     if (target === null) return null;
-    return { html: await this.renderPreferences(target, token, false) };
+    return { html: await this.renderPreferences(target, false) };
   }
 
   /**
@@ -119,10 +119,10 @@ export class UnsubscribeService {
         ]);
       });
     }
-    return { html: await this.renderPreferences(target, token, true) };
+    return { html: await this.renderPreferences(target, true) };
   }
 
-  private async renderPreferences(target: UnsubscribeTarget, token: string, saved: boolean): Promise<string> {
+  private async renderPreferences(target: UnsubscribeTarget, saved: boolean): Promise<string> {
     const [topics, suppression] = await Promise.all([
       this.choicesOf(target.contactId),
       this.repository.findSuppression(normaliseEmail(target.email)),
@@ -130,7 +130,6 @@ export class UnsubscribeService {
     return renderPreferencesPage({
       locale: this.localeOf(target),
       maskedEmail: maskEmail(target.email),
-      token,
       topics,
       suppressed: suppression !== null,
       saved,

@@ -1,3 +1,5 @@
+import { redactEmails } from '../../common/email';
+
 /** What a transport failure means for the message. */
 export type SendFailureKind =
   /** The provider definitely did not take it and may later: retry with backoff. */
@@ -14,7 +16,9 @@ export class SendFailure extends Error {
     message: string,
     readonly retryAfterMs?: number,
   ) {
-    super(message);
+    // Stored as the message's status reason and in its events: a provider's text may quote
+    // the recipient (`550 5.1.1 <taro@example.jp>... rejected`), which is never kept.
+    super(redactEmails(message));
     this.name = 'SendFailure';
   }
 }

@@ -56,19 +56,42 @@ export class SendGridTransport extends MailTransport {
   }
 
   private classify(error: unknown): SendFailure {
-    const e = (typeof error === 'object' && error !== null ? error : {}) as SendGridError;
-    if (typeof e.code === 'number') {
-      const kind = classifyHttpStatus(e.code);
-      const retryAfter = e.code === 429 ? parseRetryAfter(e.response?.headers?.['retry-after'], this.now()) : undefined;
-      return new SendFailure(kind, `sendgrid ${e.code}: ${e.message ?? ''}`.slice(0, 500), retryAfter);
-    }
-    // No HTTP answer: refused connections never reached SendGrid; timeouts and resets may have.
-    const message = `sendgrid ${String(e.code ?? 'error')}: ${e.message ?? String(error)}`.slice(0, 500);
-    return new SendFailure(e.code === 'ECONNREFUSED' ? 'retry' : 'unknown', message);
+    return classifySendgridError(error, this.now());
   }
 
   /** SendGrid has no lookup by our id at send time: unknown (reconcile from events by custom arg). */
   override lookup(): Promise<'unknown'> {
     return Promise.resolve('unknown');
   }
+}
+
+/**
+ * Failures raised before a request could reach SendGrid: no connection, no name, no trusted
+ * TLS. Nothing was sent, so they are retried; any other failure without an HTTP answer (a
+ * timeout, a reset) may have come after SendGrid took the message, so it is unknown.
+ */
+const NEVER_SENT = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'CERT_HAS_EXPIRED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** Maps a @sendgrid/mail error to retry / permanent / unknown (see SendFailureKind). */
+export function classifySendgridError(error: unknown, now: Date): SendFailure {
+  const e = (typeof error === 'object' && error !== null ? error : {}) as SendGridError;
+  if (typeof e.code === 'number') {
+    const kind = classifyHttpStatus(e.code);
+    const retryAfter = e.code === 429 ? parseRetryAfter(e.response?.headers?.['retry-after'], now) : undefined;
+    return new SendFailure(kind, `sendgrid ${e.code}: ${e.message ?? ''}`.slice(0, 500), retryAfter);
+  }
+  const message = `sendgrid ${String(e.code ?? 'error')}: ${e.message ?? String(error)}`.slice(0, 500);
+  return new SendFailure(typeof e.code === 'string' && NEVER_SENT.has(e.code) ? 'retry' : 'unknown', message);
 }

@@ -212,4 +212,14 @@ describe('SmtpTransport against a misbehaving SMTP peer', () => {
       peer.close();
     }
   });
+
+  it('keeps no recipient address in the reason it stores', () => {
+    const failure = classifySmtpError({
+      message: '550 5.1.1 <taro@example.jp>: Recipient address rejected',
+      responseCode: 550,
+      command: 'RCPT TO',
+    });
+    expect(failure.message).not.toContain('taro@example.jp');
+    expect(failure.message).toContain('550 5.1.1 <[email]>');
+  });
 });
