@@ -9,6 +9,7 @@ import { CoreModule } from '../src/common/core.module';
 import { DomainErrorFilter } from '../src/common/domain-error.filter';
 import type { AppConfig } from '../src/config/app-config';
 import { MessageRenderer, RecipientPolicy } from '../src/messaging/messaging.contracts';
+import { ProviderEventsRepository } from '../src/messaging/policy/provider-events.repository';
 import { MessageQueue } from '../src/messaging/send/message-queue.service';
 import { MessagingSendWorkerModule } from '../src/messaging/send/messaging-send-worker.module';
 import { MessagingSendModule } from '../src/messaging/send/messaging-send.module';
@@ -447,6 +448,48 @@ describe('send pipeline', () => {
         { status: 'dead', statusReason: 'test', updatedAt: clock.now() },
       );
       expect(fresh).toBe(true);
+    });
+
+    it('records the send when the provider reported delivery first, keeping the later status', async () => {
+      const c = await contact();
+      const message = await enqueue(c.contactId);
+      const [claimed] = await repository.claimDue(clock.now(), 1, 60_000);
+      // The transport took it; SendGrid's delivered event is processed before the worker records the send.
+      const delivered = clock.now();
+      await new ProviderEventsRepository(db.dataSource).advanceStatuses(
+        db.dataSource.manager,
+        [{ messageId: message.id, status: 'delivered', reason: null, deliveredAt: delivered }],
+        delivered,
+      );
+      const early = await db.dataSource.query<{ status: string; sent_at: Date | null }[]>(
+        'SELECT status, sent_at FROM messages WHERE id = $1',
+        [message.id],
+      );
+      // Counted for the frequency caps from the moment the provider said so.
+      expect(early[0]).toEqual({ status: 'delivered', sent_at: delivered });
+      clock.advance(1000);
+      const recorded = await repository.recordSentMany(
+        [
+          {
+            message: { id: message.id, leaseToken: claimed!.leaseToken! },
+            providerMessageId: 'sg-early',
+            eventKey: `${message.id}:sent`,
+            eventProps: {},
+          },
+        ],
+        clock.now(),
+      );
+      expect(recorded).toEqual([true]);
+      const after = await db.dataSource.query<{ status: string; sent_at: Date; provider_message_id: string }[]>(
+        'SELECT status, sent_at, provider_message_id FROM messages WHERE id = $1',
+        [message.id],
+      );
+      expect(after[0]).toEqual({ status: 'delivered', sent_at: clock.now(), provider_message_id: 'sg-early' });
+      const sentEvents = await db.dataSource.query<{ n: number }[]>(
+        `SELECT count(*)::int AS n FROM events WHERE type = 'email.sent' AND idempotency_key = $1`,
+        [`${message.id}:sent`],
+      );
+      expect(sentEvents[0]!.n).toBe(1);
     });
 
     it('outbox: a crash after the file was written is recorded as sent on restart, not written again', async () => {

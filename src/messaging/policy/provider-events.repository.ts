@@ -108,6 +108,10 @@ export class ProviderEventsRepository {
          status = CASE WHEN ${RANK_OF_STATUS} < u.rank THEN u.status ELSE m.status END,
          status_reason = CASE WHEN ${RANK_OF_STATUS} < u.rank THEN u.reason ELSE m.status_reason END,
          delivered_at = COALESCE(m.delivered_at, u.delivered_at),
+         -- The provider took it: a webhook may beat the sender's own record (which then
+         -- writes the exact send time); until then the send counts from now, for the caps.
+         sent_at = CASE WHEN m.sent_at IS NULL AND u.status IN ('sent', 'deferred', 'delivered', 'bounced', 'complained')
+                        THEN $6::timestamptz ELSE m.sent_at END,
          updated_at = $6
        FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::timestamptz[]) AS u(id, status, rank, reason, delivered_at)
        WHERE m.id = u.id AND (${RANK_OF_STATUS} < u.rank OR (m.delivered_at IS NULL AND u.delivered_at IS NOT NULL))`,

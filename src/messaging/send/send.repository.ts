@@ -384,7 +384,10 @@ export class SendRepository {
 
   /**
    * Records many messages the transport accepted (`sent`, lease cleared) with their
-   * `email.sent` events, each fenced by its lease token, in one statement.
+   * `email.sent` events, each fenced by its lease token, in one statement. A provider
+   * event may have moved the status on already (`delivered` can arrive before a slow
+   * chunk-mate lets the worker record its batch): the status is then kept, and the send
+   * time, provider id and event are still written.
    */
   async recordSentMany(items: readonly SentRecord[], now: Date): Promise<boolean[]> {
     const rows: { id: string }[] = await this.dataSource.query(
@@ -393,10 +396,14 @@ export class SendRepository {
            AS i(id, lease_token, provider_message_id, event_key, event_props)
        ),
        m AS (
-         UPDATE messages SET status = 'sent', sent_at = $6, status_reason = NULL, lease_token = NULL,
-           lease_expires_at = NULL, provider_message_id = i.provider_message_id, updated_at = $6
+         UPDATE messages SET
+           status = CASE WHEN messages.status = 'sending' THEN 'sent' ELSE messages.status END,
+           status_reason = CASE WHEN messages.status = 'sending' THEN NULL ELSE messages.status_reason END,
+           sent_at = $6, lease_token = NULL, lease_expires_at = NULL,
+           provider_message_id = COALESCE(i.provider_message_id, messages.provider_message_id), updated_at = $6
          FROM input i
-         WHERE messages.id = i.id AND messages.lease_token = i.lease_token AND messages.status = 'sending'
+         WHERE messages.id = i.id AND messages.lease_token = i.lease_token
+           AND messages.status IN ('sending', 'sent', 'deferred', 'delivered', 'bounced', 'complained')
          RETURNING messages.id, messages.account_id, messages.contact_id
        ),
        events_added AS (
