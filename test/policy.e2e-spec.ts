@@ -331,6 +331,10 @@ describe('recipient policy, unsubscribe, suppressions and the SendGrid webhook',
       const page1 = first.json() as { items: { email: string }[]; nextCursor: string | null };
       expect(page1.items).toHaveLength(1);
       expect(page1.nextCursor).not.toBeNull();
+      // The list is keyed by address, and the cursor does not show it, even decoded.
+      expect(Buffer.from(page1.nextCursor!, 'base64url').toString('latin1')).not.toContain('example.jp');
+      const forged = Buffer.from(JSON.stringify([page1.items[0]!.email])).toString('base64url');
+      expect((await t.api('GET', `/api/suppressions?limit=1&cursor=${forged}`)).status).toBe(400);
       const second = (await t.api('GET', `/api/suppressions?limit=1&cursor=${page1.nextCursor}`)).json() as {
         items: { email: string }[];
       };

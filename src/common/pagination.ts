@@ -6,17 +6,23 @@ export function encodeCursor(key: readonly (string | number)[]): string {
 }
 
 export function decodeCursor(cursor: string, length: number): (string | number)[] {
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (
-      Array.isArray(parsed) &&
-      parsed.length === length &&
-      parsed.every((v) => typeof v === 'string' || typeof v === 'number')
-    ) {
-      return parsed;
-    }
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
-    // fall through to the error below
+    parsed = undefined;
+  }
+  return cursorValues(parsed, length);
+}
+
+/** The decoded key when it is `length` strings or numbers; otherwise the 400 every bad cursor gets. */
+export function cursorValues(parsed: unknown, length: number): (string | number)[] {
+  if (
+    Array.isArray(parsed) &&
+    parsed.length === length &&
+    parsed.every((v) => typeof v === 'string' || typeof v === 'number')
+  ) {
+    return parsed;
   }
   throw new DomainError(ErrorCode.Invalid, 'Invalid cursor', [
     { path: 'cursor', message: 'is not a cursor this API returned' },

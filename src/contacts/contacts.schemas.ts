@@ -138,5 +138,5 @@ export const contactPatchSchema = contactInputSchema.omit({ externalId: true }).
 
 export const listQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(100),
-  cursor: z.string().max(200).optional(),
+  cursor: z.string().max(1000).optional(),
 });
