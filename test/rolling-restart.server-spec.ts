@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { TrackingTokenSigner } from '../src/tracking/tracking-token.signer';
 import { ProcessGroup } from './support/process-group';
 import { freePort, stopTend, type TendProcess, waitListening, waitReady } from './support/tend-process';
 import {
+  closeServerSuite,
   createServerTestDatabase,
   SERVER_TRACKING_SECRET,
   serverTendEnv,
@@ -63,14 +64,7 @@ describe('rolling restart on one port (postgres)', () => {
     paths = ids.map((m) => `/t/o/${signer.sign({ k: 'o', m })}.gif`);
   });
 
-  afterAll(async () => {
-    try {
-      await group.killAll();
-    } finally {
-      if (tmp) rmSync(tmp, { recursive: true, force: true });
-      await db.close();
-    }
-  });
+  afterAll(() => closeServerSuite(group, tmp, db));
 
   const env = (name: string, reusePort: boolean): NodeJS.ProcessEnv => ({
     ...serverTendEnv(db, join(tmp, name)),

@@ -1,9 +1,9 @@
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { logLines, ProcessGroup } from './support/process-group';
 import { type TendProcess, waitReady } from './support/tend-process';
-import { createServerTestDatabase, serverTendEnv, type TestDatabase } from './support/test-database';
+import { closeServerSuite, createServerTestDatabase, serverTendEnv, type TestDatabase } from './support/test-database';
 import { journey, root, until } from './support/worker-journeys';
 
 describe('worker processes sharing one database (postgres)', () => {
@@ -28,15 +28,7 @@ describe('worker processes sharing one database (postgres)', () => {
     );
   });
 
-  afterAll(async () => {
-    // Runs when a test failed too: no worker outlives the suite, then the database goes.
-    try {
-      await group.killAll();
-    } finally {
-      if (tmp) rmSync(tmp, { recursive: true, force: true });
-      await db.close();
-    }
-  });
+  afterAll(() => closeServerSuite(group, tmp, db));
 
   /** A scenarios folder holding the catalogue and one scenario. */
   function scenariosDir(name: string, yaml: string, id: string): string {

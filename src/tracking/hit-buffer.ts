@@ -84,6 +84,8 @@ type Timer = ReturnType<typeof setTimeout>;
  */
 export class HitBuffer<T> {
   private queue: T[] = [];
+  /** `sizeOf` of each item in `queue`, in the same order: measured once, on push. */
+  private sizes: number[] = [];
   /** Estimated bytes in `queue`. */
   private queuedBytes = 0;
   private writing: T[] = [];
@@ -132,6 +134,7 @@ export class HitBuffer<T> {
       return false;
     }
     this.queue.push(item);
+    this.sizes.push(size);
     this.queuedBytes += size;
     if (this.closing === null) {
       if (this.queue.length >= this.flushSize && this.inFlight === null && !this.backingOff) {
@@ -200,6 +203,7 @@ export class HitBuffer<T> {
     this.reportFullDrops();
     const left = this.queue.length;
     this.queue = [];
+    this.sizes = [];
     this.queuedBytes = 0;
     if (left > 0) this.drop(left, 'abandoned');
   }
@@ -234,7 +238,8 @@ export class HitBuffer<T> {
     if (this.queue.length === 0) return true;
     this.clearTimer();
     const batch = this.queue.splice(0, this.maxBatchSize);
-    this.queuedBytes -= this.bytesOf(batch);
+    const sizes = this.sizes.splice(0, batch.length);
+    this.queuedBytes -= sum(sizes);
     this.writing = batch;
     try {
       await this.options.writer(batch);
@@ -244,7 +249,7 @@ export class HitBuffer<T> {
       this.counters.failedFlushes++;
       this.consecutiveFailures++;
       this.notify(() => this.options.onWriteError?.(error, batch.length));
-      this.putBack(batch);
+      this.putBack(batch, sizes);
       return false;
     }
     this.writing = [];
@@ -256,27 +261,23 @@ export class HitBuffer<T> {
   }
 
   /** Returns a failed batch to the front; when that overflows either bound, the oldest items go. */
-  private putBack(batch: T[]): void {
+  private putBack(batch: T[], batchSizes: number[]): void {
     const merged = batch.concat(this.queue);
-    let bytes = this.queuedBytes + this.bytesOf(batch);
+    const mergedSizes = batchSizes.concat(this.sizes);
     let overflow = Math.max(0, merged.length - this.maxItems);
-    bytes -= this.bytesOf(merged.slice(0, overflow));
+    let bytes = sum(mergedSizes) - sum(mergedSizes.slice(0, overflow));
     while (bytes > this.maxBytes && overflow < merged.length) {
-      bytes -= this.sizeOf(merged[overflow]!);
+      bytes -= mergedSizes[overflow]!;
       overflow++;
     }
     if (overflow > 0) {
       merged.splice(0, overflow);
+      mergedSizes.splice(0, overflow);
       this.drop(overflow, 'overflow');
     }
     this.queue = merged;
+    this.sizes = mergedSizes;
     this.queuedBytes = bytes;
-  }
-
-  private bytesOf(items: readonly T[]): number {
-    let bytes = 0;
-    for (const item of items) bytes += this.sizeOf(item);
-    return bytes;
   }
 
   /** Runs once the write has settled and `inFlight` is cleared. */
@@ -342,6 +343,12 @@ export class HitBuffer<T> {
       // Deliberately ignored: the counters in stats() still hold the numbers.
     }
   }
+}
+
+function sum(values: readonly number[]): number {
+  let total = 0;
+  for (const value of values) total += value;
+  return total;
 }
 
 function positiveInteger(value: number, name: string): number {

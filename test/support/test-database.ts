@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { Client } from 'pg';
 import { type Database, openDatabase, runMigrations } from '../../src/database/data-source.factory';
+import type { ProcessGroup } from './process-group';
 
 export interface TestDatabase extends Database {
   /** Connection URL of this test's own database on a real server; undefined on the embedded engine. */
@@ -73,6 +75,19 @@ export async function createServerTestDatabase(
   if (!process.env.TEST_DATABASE_URL) throw new Error('server suites need TEST_DATABASE_URL (a PostgreSQL server)');
   const db = await createTestDatabase(options);
   return { ...db, url: db.url! };
+}
+
+/**
+ * `afterAll` of a server suite. It runs when a test failed too: no Tend process outlives the
+ * suite, then its data directory (`tmp`, if made) and its database go.
+ */
+export async function closeServerSuite(group: ProcessGroup, tmp: string, db: TestDatabase): Promise<void> {
+  try {
+    await group.killAll();
+  } finally {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    await db.close();
+  }
 }
 
 /** The settings a production Tend process needs to run on `db` (DATABASE_URL set), data in `dataDir`. */
