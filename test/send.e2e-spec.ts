@@ -54,6 +54,25 @@ class CrashAfterAccept extends MailTransport {
   }
 }
 
+/** A transport whose sends wait until the test opens the gate. */
+class GatedTransport extends MailTransport {
+  readonly kind = 'smtp' as const;
+  readonly sent: string[] = [];
+  private open!: () => void;
+  private readonly gate = new Promise<void>((resolve) => (this.open = resolve));
+  override async send(mail: OutgoingMail): Promise<TransportResult> {
+    this.sent.push(mail.messageId);
+    await this.gate;
+    return { providerMessageId: null };
+  }
+  override lookup(): Promise<'unknown'> {
+    return Promise.resolve('unknown');
+  }
+  release(): void {
+    this.open();
+  }
+}
+
 interface Row {
   id: string;
   status: string;
@@ -428,6 +447,63 @@ describe('send pipeline', () => {
       expect(statuses.map((s) => s.status)).toEqual(Array.from({ length: 12 }, () => 'sent'));
     });
 
+    it('a send that outlasts its lease keeps the lease renewed: no other worker takes the message over', async () => {
+      const message = await enqueue((await contact()).contactId);
+      const slow = new GatedTransport();
+      const rival = new GatedTransport();
+      rival.release();
+      const running = worker(slow, { leaseRenewMs: 10 }).runOnce(clock.now());
+      await waitFor(() => slow.sent.length === 1);
+      const expiry = async () =>
+        (
+          await db.dataSource.query<{ lease_expires_at: Date }[]>(
+            `SELECT lease_expires_at FROM messages WHERE id = $1`,
+            [message.id],
+          )
+        )[0]!.lease_expires_at.getTime();
+      // The SMTP server takes ten minutes to answer (the lease is one minute).
+      clock.advance(10 * 60_000);
+      const deadline = Date.now() + 2000;
+      while ((await expiry()) <= clock.now().getTime() && Date.now() < deadline) await sleep(10);
+      expect(await worker(rival).runOnce(clock.now())).toMatchObject({ reclaimed: 0, claimed: 0 });
+      slow.release();
+      expect(await running).toMatchObject({ sent: 1 });
+      expect(rival.sent).toEqual([]);
+      expect(await row(message.id)).toMatchObject({ status: 'sent', attempts: 1 });
+    });
+
+    it('a message whose lease ran out before its turn is not sent, and goes back to the queue unmarked', async () => {
+      const first = await enqueue((await contact()).contactId);
+      const second = await enqueue((await contact()).contactId);
+      const slow = new GatedTransport();
+      // Renewals fail (here: none run), one message per chunk: the second waits for the first.
+      const running = worker(slow, { leaseRenewMs: 0, chunkSize: 1, concurrency: 1 }).runOnce(clock.now());
+      await waitFor(() => slow.sent.length === 1);
+      clock.advance(OPTIONS.leaseMs);
+      slow.release();
+      expect(await running).toMatchObject({ sent: 1, retried: 1 });
+      expect(slow.sent).toEqual([first.id]);
+      expect(await row(first.id)).toMatchObject({ status: 'sent' });
+      // Not marked in flight: the next worker sends it without holding it for reconciliation.
+      expect(await row(second.id)).toMatchObject({ status: 'queued', status_reason: null });
+      const next = new GatedTransport();
+      next.release();
+      expect(await worker(next).runOnce(clock.now())).toMatchObject({ sent: 1 });
+      expect(next.sent).toEqual([second.id]);
+    });
+
+    it('extends only leases its tokens still hold', async () => {
+      const message = await enqueue((await contact()).contactId);
+      const [claimed] = await repository.claimDue(clock.now(), 1, 1000);
+      const until = new Date(clock.now().getTime() + 120_000);
+      expect(await repository.extendLeases([{ id: message.id, leaseToken: message.id }], until)).toEqual(new Set());
+      expect(await repository.extendLeases([{ id: message.id, leaseToken: claimed!.leaseToken! }], until)).toEqual(
+        new Set([message.id]),
+      );
+      clock.advance(60_000);
+      expect(await repository.reclaimExpired(clock.now())).toBe(0);
+    });
+
     it('rejects a write carrying a stale lease token', async () => {
       const c = await contact();
       const message = await enqueue(c.contactId);
@@ -496,7 +572,8 @@ describe('send pipeline', () => {
       const c = await contact();
       const message = await enqueue(c.contactId);
       const crashing = new CrashAfterAccept(new OutboxTransport(config.mail.outboxDir));
-      void worker(crashing).runOnce(clock.now()); // the process "dies" after the transport accepted
+      // The process "dies" after the transport accepted: a dead process renews no lease.
+      void worker(crashing, { leaseRenewMs: 0 }).runOnce(clock.now());
       await waitFor(() => crashing.accepted === 1);
       const file = join(config.mail.outboxDir, `${message.id}.eml`);
       const firstWrite = readFileSync(file);
@@ -517,7 +594,7 @@ describe('send pipeline', () => {
       const before = smtp.received.length;
       const inner = new SmtpTransport({ url: smtp.url, poolSize: 1 });
       const crashing = new CrashAfterAccept(inner);
-      void worker(crashing).runOnce(clock.now());
+      void worker(crashing, { leaseRenewMs: 0 }).runOnce(clock.now());
       await waitFor(() => crashing.accepted === 1);
       await inner.close();
       clock.advance(OPTIONS.leaseMs + 1000);
@@ -670,4 +747,8 @@ async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<vo
     if (Date.now() - start > timeoutMs) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -7,6 +7,11 @@ export interface SendWorkerOptions {
   /** How long a claim holds a message; past it another worker may take it over. */
   leaseMs: number;
   /**
+   * How often the leases of a batch still being worked on are extended by another `leaseMs`
+   * (default: a third of `leaseMs`; 0 turns renewal off).
+   */
+  leaseRenewMs?: number;
+  /**
    * Messages that go through the send phases together: one policy query, one in-flight
    * mark and one sent record per chunk, and the chunk's sends in flight at once (they
    * fill the transport's pool). At most this many messages are ever "in flight".

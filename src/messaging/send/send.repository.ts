@@ -259,6 +259,31 @@ export class SendRepository {
   }
 
   /**
+   * Extends to `until` the leases still held by these tokens (status `sending`, same token)
+   * and returns the ids it extended. A row locked at that moment is skipped, not waited for:
+   * the worker itself may be writing its outcome (waiting could deadlock with that write), and
+   * the lease keeps its current expiry until the next renewal.
+   */
+  async extendLeases(held: readonly { id: string; leaseToken: string }[], until: Date): Promise<Set<string>> {
+    if (held.length === 0) return new Set();
+    const result: unknown = await this.dataSource.query(
+      `UPDATE messages m SET lease_expires_at = GREATEST(m.lease_expires_at, $3)
+         FROM (SELECT messages.id FROM messages
+                 JOIN unnest($1::uuid[], $2::uuid[]) AS h(id, lease_token)
+                   ON messages.id = h.id AND messages.lease_token = h.lease_token
+                WHERE messages.status = 'sending'
+                  FOR UPDATE OF messages SKIP LOCKED) held
+        WHERE m.id = held.id
+       RETURNING m.id`,
+      [held.map((h) => h.id), held.map((h) => h.leaseToken), until.toISOString()],
+    );
+    const rows = (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) ? result[0] : result) as {
+      id: string;
+    }[];
+    return new Set(rows.map((r) => r.id));
+  }
+
+  /**
    * Returns messages whose lease expired to the queue. The `in_flight` marker (an attempt was
    * handed to the transport and never recorded) is kept, so the next worker checks before sending.
    */

@@ -14,6 +14,7 @@ import { DEFAULT_SEND_WORKER_OPTIONS, SEND_WORKER_OPTIONS, type SendWorkerOption
 import { IN_FLIGHT_REASON, type MessageChanges, type MessageRow, SendRepository } from './send.repository';
 import type { RecipientContext } from '../recipient-context.query';
 import { frequencyCapUntil } from './frequency-cap.util';
+import { LeaseKeeper } from './lease-keeper';
 import { TokenBucket } from './token-bucket';
 import { MailTransport } from './transports/mail-transport';
 
@@ -34,6 +35,9 @@ export interface RunSummary {
 
 type Outcome = Exclude<keyof RunSummary, 'reclaimed' | 'claimed'>;
 type Claimed = MessageRow & { leaseToken: string };
+
+/** A batch holds its messages for at most this many leases (an hour with 5-minute leases). */
+const MAX_HOLD_LEASES = 12;
 
 /** Held advertising mail is looked at again this often (a release makes it due at once). */
 const HOLD_RECHECK_MS = 3_600_000;
@@ -159,6 +163,27 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
     const claimed = (await this.repository.claimDue(now, this.options.batchSize, this.options.leaseMs)) as Claimed[];
     summary.claimed = claimed.length;
     if (claimed.length === 0) return summary;
+    // Leases are extended while the batch is worked on; a message is sent only while its lease holds.
+    const leases = new LeaseKeeper(
+      this.repository,
+      () => this.now(),
+      this.options.leaseMs,
+      Math.min(30_000, this.options.leaseMs / 10),
+      claimed,
+      now.getTime(),
+      MAX_HOLD_LEASES * this.options.leaseMs,
+    );
+    leases.start(this.options.leaseRenewMs ?? this.options.leaseMs / 3);
+    try {
+      await this.processBatch(claimed, now, leases, summary);
+    } finally {
+      await leases.stop();
+    }
+    if (summary.claimed > 0) logger.info({ ...summary, transport: this.transport.kind }, 'send worker run');
+    return summary;
+  }
+
+  private async processBatch(claimed: Claimed[], now: Date, leases: LeaseKeeper, summary: RunSummary): Promise<void> {
     const facts = await this.batchFacts(claimed, now);
     // Chunks of the batch go through their phases together (one policy query, one in-flight
     // mark, one sent record per chunk); `concurrency` chunks are in flight at once so the
@@ -170,12 +195,15 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
     let next = 0;
     const lane = async () => {
       while (next < chunks.length) {
-        for (const outcome of await this.processChunk(chunks[next++]!, now, facts)) summary[outcome] += 1;
+        const chunk = chunks[next++]!;
+        const outcomes = await this.processChunk(chunk, now, facts, leases);
+        for (const [i, outcome] of outcomes.entries()) {
+          summary[outcome] += 1;
+          leases.done(chunk[i]!.id);
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.options.concurrency, chunks.length) }, lane));
-    if (summary.claimed > 0) logger.info({ ...summary, transport: this.transport.kind }, 'send worker run');
-    return summary;
   }
 
   private async batchFacts(claimed: readonly Claimed[], now: Date): Promise<BatchFacts> {
@@ -198,10 +226,10 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
   }
 
   /** One chunk through its phases; a message whose outcome was never decided counts as abandoned. */
-  private async processChunk(chunk: Claimed[], now: Date, facts: BatchFacts): Promise<Outcome[]> {
+  private async processChunk(chunk: Claimed[], now: Date, facts: BatchFacts, leases: LeaseKeeper): Promise<Outcome[]> {
     const outcomes = new Map<string, Outcome>();
     try {
-      await this.sendChunk(chunk, now, facts, outcomes);
+      await this.sendChunk(chunk, now, facts, leases, outcomes);
     } catch (error) {
       // Unexpected failure: the leases expire and the messages are reclaimed (an in-flight
       // one is checked with the transport before anything is sent again).
@@ -218,6 +246,7 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
     chunk: Claimed[],
     now: Date,
     facts: BatchFacts,
+    leases: LeaseKeeper,
     outcomes: Map<string, Outcome>,
   ): Promise<void> {
     const candidates: { message: Claimed; context: RecipientContext }[] = [];
@@ -296,6 +325,8 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
     const results = await Promise.all(
       toSend.map(async (p) => {
         await this.bucket.take();
+        // Past its lease (renewals failed), the message may already be another worker's.
+        if (!leases.holds(p.message.id)) return { p, expired: true as const };
         try {
           return { p, providerMessageId: (await this.transport.send(p.mail)).providerMessageId };
         } catch (error) {
@@ -303,14 +334,37 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
         }
       }),
     );
-    const accepted = results.filter((r): r is { p: Prepared; providerMessageId: string | null } => !('error' in r));
+    const accepted = results.filter(
+      (r): r is { p: Prepared; providerMessageId: string | null } => 'providerMessageId' in r,
+    );
     const recorded = await this.recordSent(accepted, now);
     accepted.forEach((r, i) => outcomes.set(r.p.message.id, recorded[i] ? 'sent' : this.lostLease(r.p.message)));
     for (const r of results) {
-      if (!('error' in r)) continue;
+      if ('providerMessageId' in r) continue;
       r.p.release();
-      outcomes.set(r.p.message.id, await this.onFailure(r.p.message, now, r.p.message.attempts + 1, r.error));
+      outcomes.set(
+        r.p.message.id,
+        'error' in r
+          ? await this.onFailure(r.p.message, now, r.p.message.attempts + 1, r.error)
+          : await this.unsent(r.p.message, now),
+      );
     }
+  }
+
+  /**
+   * A message marked in flight but never handed over (its lease ran out first): back to the
+   * queue without the in-flight mark, if the lease is still this worker's. Otherwise the worker
+   * that reclaimed it finds the mark and checks with the transport before sending.
+   */
+  private async unsent(message: Claimed, now: Date): Promise<Outcome> {
+    logger.warn({ messageId: message.id }, 'lease ran out before the send; not sent');
+    const ok = await this.repository.fencedUpdate(message, {
+      status: 'queued',
+      dueAt: now,
+      statusReason: null,
+      updatedAt: now,
+    });
+    return ok ? 'retried' : this.lostLease(message);
   }
 
   /** Outcomes decided before the policy check: expired, interrupted attempt, contact gone. */
