@@ -355,7 +355,46 @@ describe('send pipeline', () => {
       expect(sendgrid.requests.length).toBe(before + 1);
       clock.advance(70_000);
       expect(await w.runOnce(clock.now())).toMatchObject({ sent: 1 });
-      expect(await row(message.id)).toMatchObject({ status: 'sent', attempts: 2 });
+      // A 429 is "not now", not a failed attempt.
+      expect(await row(message.id)).toMatchObject({ status: 'sent', attempts: 1 });
+    });
+
+    it('never dead-letters for rate limits: more 429s than attempts allowed, then sent', async () => {
+      const message = await enqueue((await contact()).contactId);
+      const w = worker(sg());
+      const limits = OPTIONS.backoff.maxAttempts + 2;
+      sendgrid.script(Array.from({ length: limits }, () => ({ status: 429, headers: { 'retry-after': '5' } })));
+      for (let i = 0; i < limits; i += 1) {
+        expect(await w.runOnce(clock.now())).toMatchObject({ retried: 1 });
+        clock.advance(11_000);
+      }
+      expect(await w.runOnce(clock.now())).toMatchObject({ sent: 1 });
+      expect(await row(message.id)).toMatchObject({ status: 'sent', attempts: 1 });
+    });
+
+    it('a 429 stops the sends of its chunk still waiting for their turn: deferred unsent, attempt not counted', async () => {
+      const first = await enqueue((await contact()).contactId);
+      const second = await enqueue((await contact()).contactId);
+      // One send a second: the second message waits in the pacing while the first is answered 429.
+      const paced = new SendWorker(
+        repository,
+        sg(),
+        clock,
+        { ...config, mail: { ...config.mail, ratePerSecond: 1 } },
+        renderer,
+        policy,
+        OPTIONS,
+      );
+      sendgrid.script([{ status: 429, headers: { 'retry-after': '90' } }]);
+      const before = sendgrid.requests.length;
+      expect(await paced.runOnce(clock.now())).toMatchObject({ retried: 1, deferred: 1 });
+      expect(sendgrid.requests.slice(before).map((r) => r.body.custom_args)).toEqual([{ tend_message_id: first.id }]);
+      expect(await row(second.id)).toMatchObject({
+        status: 'queued',
+        status_reason: 'provider_rate_limit',
+        attempts: 0,
+      });
+      expect(new Date((await row(second.id)).due_at).getTime()).toBeGreaterThanOrEqual(clock.now().getTime() + 90_000);
     });
 
     it('after a 429 mid-batch, the rest of the batch waits for Retry-After instead of being sent', async () => {

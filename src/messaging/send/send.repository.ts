@@ -101,6 +101,8 @@ export interface MessageChanges {
   dueAt?: Date;
   statusReason?: string | null;
   sentAt?: Date;
+  /** Attempts as they were before one that never reached the provider (a 429, a lease run out). */
+  attempts?: number;
   updatedAt: Date;
 }
 
@@ -322,6 +324,7 @@ export class SendRepository {
     if (changes.dueAt !== undefined) set('due_at', changes.dueAt.toISOString());
     if (changes.statusReason !== undefined) set('status_reason', changes.statusReason);
     if (changes.sentAt !== undefined) set('sent_at', changes.sentAt.toISOString());
+    if (changes.attempts !== undefined) set('attempts', changes.attempts);
     set('updated_at', changes.updatedAt.toISOString());
     const ctes = [
       `m AS (UPDATE messages SET ${sets.join(', ')}

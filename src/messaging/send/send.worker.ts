@@ -326,10 +326,16 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
       toSend.map(async (p) => {
         await this.bucket.take();
         // Past its lease (renewals failed), the message may already be another worker's.
-        if (!leases.holds(p.message.id)) return { p, expired: true as const };
+        if (!leases.holds(p.message.id)) return { p, unsent: 'lease' as const };
+        // A 429 answered another send of this worker while this one waited for its turn.
+        if (this.now() < this.pausedUntil) return { p, unsent: 'paused' as const };
         try {
           return { p, providerMessageId: (await this.transport.send(p.mail)).providerMessageId };
         } catch (error) {
+          // Paused at once, so the sends of this chunk still waiting for their turn do not go.
+          if (error instanceof SendFailure && error.retryAfterMs !== undefined) {
+            this.pausedUntil = Math.max(this.pausedUntil, this.now() + error.retryAfterMs);
+          }
           return { p, error };
         }
       }),
@@ -346,7 +352,9 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
         r.p.message.id,
         'error' in r
           ? await this.onFailure(r.p.message, now, r.p.message.attempts + 1, r.error)
-          : await this.unsent(r.p.message, now),
+          : r.unsent === 'paused'
+            ? await this.defer(r.p.message, now, new Date(this.pausedUntil), 'provider_rate_limit', true)
+            : await this.unsent(r.p.message, now),
       );
     }
   }
@@ -362,6 +370,7 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
       status: 'queued',
       dueAt: now,
       statusReason: null,
+      attempts: message.attempts,
       updatedAt: now,
     });
     return ok ? 'retried' : this.lostLease(message);
@@ -489,10 +498,13 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
         logger.warn({ messageId: message.id, reason: failure.message }, 'send outcome unknown');
         return this.finish(message, now, 'unknown', `outcome_unknown: ${failure.message}`, null, attempt);
       case 'retry': {
+        // A rate limit (429) says "not now", not "failed": the worker pauses until Retry-After and
+        // the attempt is not counted, so a provider's throttling never dead-letters mail.
+        const throttled = failure.retryAfterMs !== undefined;
         if (failure.retryAfterMs !== undefined) {
           this.pausedUntil = Math.max(this.pausedUntil, now.getTime() + failure.retryAfterMs);
         }
-        if (attempt >= this.options.backoff.maxAttempts) {
+        if (!throttled && attempt >= this.options.backoff.maxAttempts) {
           const reason = `retries_exhausted: ${failure.message}`;
           return this.finish(message, now, 'dead', reason, 'email.dead', attempt);
         }
@@ -501,6 +513,7 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
           status: 'queued',
           dueAt: new Date(now.getTime() + delay),
           statusReason: `retry: ${failure.message}`,
+          ...(throttled ? { attempts: message.attempts } : {}),
           updatedAt: now,
         });
         return ok ? 'retried' : this.lostLease(message);
@@ -508,10 +521,17 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
     }
   }
 
-  private async defer(message: Claimed, now: Date, until: Date, reason: string): Promise<Outcome> {
+  /** `unsent`: the message was marked in flight but never handed over; its attempt is not counted. */
+  private async defer(message: Claimed, now: Date, until: Date, reason: string, unsent = false): Promise<Outcome> {
     const ok = await this.repository.fencedUpdate(
       message,
-      { status: 'queued', dueAt: until, statusReason: reason, updatedAt: now },
+      {
+        status: 'queued',
+        dueAt: until,
+        statusReason: reason,
+        ...(unsent ? { attempts: message.attempts } : {}),
+        updatedAt: now,
+      },
       {
         events: [
           this.event(message, now, 'email.deferred', `${message.id}:email.deferred:${until.toISOString()}`, {

@@ -9,6 +9,13 @@ describe('classifySendgridError', () => {
       NOW,
     );
     expect([throttled.kind, throttled.retryAfterMs]).toEqual(['retry', 7000]);
+    // A 429 without a usable Retry-After still pauses sending, for a minute.
+    for (const headers of [{}, { 'retry-after': 'soon' }]) {
+      expect(classifySendgridError({ code: 429, message: 'Too Many', response: { headers } }, NOW).retryAfterMs).toBe(
+        60_000,
+      );
+    }
+    expect(classifySendgridError({ code: 503, message: 'Unavailable' }, NOW).retryAfterMs).toBeUndefined();
     expect(classifySendgridError({ code: 503, message: 'Unavailable' }, NOW).kind).toBe('retry');
     for (const code of [400, 401, 403])
       expect(classifySendgridError({ code, message: 'no' }, NOW).kind).toBe('permanent');

@@ -84,12 +84,19 @@ const NEVER_SENT = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
+/** How long a 429 without a usable Retry-After pauses sending. */
+const DEFAULT_RETRY_AFTER_MS = 60_000;
+
 /** Maps a @sendgrid/mail error to retry / permanent / unknown (see SendFailureKind). */
 export function classifySendgridError(error: unknown, now: Date): SendFailure {
   const e = (typeof error === 'object' && error !== null ? error : {}) as SendGridError;
   if (typeof e.code === 'number') {
     const kind = classifyHttpStatus(e.code);
-    const retryAfter = e.code === 429 ? parseRetryAfter(e.response?.headers?.['retry-after'], now) : undefined;
+    // A 429 always pauses the worker: for Retry-After, or a minute when SendGrid gives none.
+    const retryAfter =
+      e.code === 429
+        ? (parseRetryAfter(e.response?.headers?.['retry-after'], now) ?? DEFAULT_RETRY_AFTER_MS)
+        : undefined;
     return new SendFailure(kind, `sendgrid ${e.code}: ${e.message ?? ''}`.slice(0, 500), retryAfter);
   }
   const message = `sendgrid ${String(e.code ?? 'error')}: ${e.message ?? String(error)}`.slice(0, 500);
