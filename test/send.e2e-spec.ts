@@ -724,6 +724,64 @@ describe('send pipeline', () => {
       expect((await events(message.id)).map((e) => e.type)).toEqual(['email.deferred']);
     });
 
+    /** A contact with two advertising mails sent in the last days: one slot left under the cap of 3. */
+    const contactWithOneSlotLeft = async () => {
+      const c = await contact();
+      for (const d of [1, 2]) {
+        await db.dataSource.query(
+          `INSERT INTO messages (id, intent_key, contact_id, account_id, template, locale, kind, status, sent_at)
+           VALUES (gen_random_uuid(), $1, $2, $3, 'onboarding/first-steps', 'ja', 'advertising', 'sent', $4)`,
+          [
+            `slot:${seq}:${d}`,
+            c.contactId,
+            c.accountId,
+            new Date(clock.now().getTime() - d * 86_400_000).toISOString(),
+          ],
+        );
+      }
+      return c;
+    };
+
+    it("counts another instance's send in flight toward the caps: the last slot is not taken twice", async () => {
+      const c = await contactWithOneSlotLeft();
+      const first = await enqueue(c.contactId);
+      const slow = new GatedTransport();
+      const running = worker(slow, { batchSize: 1 }).runOnce(clock.now());
+      await waitFor(() => slow.sent.length === 1);
+      // Another instance picks up the contact's next mail while the first is being sent.
+      const second = await enqueue(c.contactId);
+      expect(await worker(outbox()).runOnce(clock.now())).toMatchObject({ claimed: 1, deferred: 1, sent: 0 });
+      expect(await row(second.id)).toMatchObject({ status: 'queued', status_reason: 'frequency_cap' });
+      slow.release();
+      expect(await running).toMatchObject({ sent: 1 });
+      expect(await row(first.id)).toMatchObject({ status: 'sent' });
+    });
+
+    it('two instances deciding the caps of one contact at once send only what the cap allows', async () => {
+      const c = await contactWithOneSlotLeft();
+      const ids = [(await enqueue(c.contactId)).id, (await enqueue(c.contactId)).id];
+      const [a, b] = await Promise.all([
+        worker(outbox(), { batchSize: 1 }).runOnce(clock.now()),
+        worker(outbox(), { batchSize: 1 }).runOnce(clock.now()),
+      ]);
+      expect(a.claimed + b.claimed).toBe(2);
+      expect([a.sent + b.sent, a.deferred + b.deferred]).toEqual([1, 1]);
+      const statuses = (await Promise.all(ids.map(row))).map((r) => r.status).sort();
+      expect(statuses).toEqual(['queued', 'sent']);
+    });
+
+    it('counts an attempt whose outcome is unknown toward the caps', async () => {
+      const c = await contactWithOneSlotLeft();
+      await db.dataSource.query(
+        `INSERT INTO messages (id, intent_key, contact_id, account_id, template, locale, kind, status, updated_at)
+         VALUES (gen_random_uuid(), $1, $2, $3, 'onboarding/first-steps', 'ja', 'advertising', 'unknown', $4)`,
+        [`unknown:${seq}`, c.contactId, c.accountId, new Date(clock.now().getTime() - 3_600_000).toISOString()],
+      );
+      const message = await enqueue(c.contactId);
+      expect(await worker(outbox()).runOnce(clock.now())).toMatchObject({ deferred: 1 });
+      expect(await row(message.id)).toMatchObject({ status: 'queued', status_reason: 'frequency_cap' });
+    });
+
     it('counts sends decided earlier in the same batch: two mails to one contact under a cap of 1 send one', async () => {
       const c = await contact();
       const first = await enqueue(c.contactId);

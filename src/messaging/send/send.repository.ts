@@ -144,6 +144,12 @@ function updatedRows(result: unknown): number {
 /** Statuses of mail that went out: they count toward frequency caps. */
 const SENT_STATUSES: MessageStatus[] = ['sent', 'deferred', 'delivered', 'bounced', 'complained'];
 
+/** Advertising send times (newest first) by contact and by account. */
+export interface AdvertisingHistory {
+  byContact: Map<string, Date[]>;
+  byAccount: Map<string, Date[]>;
+}
+
 /** All SQL of the send pipeline. Every write after a claim is fenced by the lease token. */
 @Injectable()
 export class SendRepository {
@@ -363,9 +369,14 @@ export class SendRepository {
    * render results and links stored), each fenced by its lease token, in one statement.
    * Returns, per item in order, whether its fenced update matched.
    */
-  async markInFlightMany(items: readonly InFlightMark[], now: Date): Promise<boolean[]> {
+  async markInFlightMany(
+    items: readonly InFlightMark[],
+    now: Date,
+    manager: EntityManager = this.dataSource.manager,
+  ): Promise<boolean[]> {
+    if (items.length === 0) return [];
     const links = items.flatMap((item) => item.links.map((url, index) => ({ id: item.message.id, index, url })));
-    const rows: { id: string }[] = await this.dataSource.query(
+    const rows: { id: string }[] = await manager.query(
       `WITH input AS (
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[], $8::boolean[], $9::int[])
            AS i(id, lease_token, subject, locale, message_id_header, transport, track_opens, track_clicks, link_count)
@@ -463,13 +474,19 @@ export class SendRepository {
     contactIds: readonly string[],
     accountIds: readonly string[],
     since: Date,
-  ): Promise<{ byContact: Map<string, Date[]>; byAccount: Map<string, Date[]> }> {
-    const rows: { contact_id: string; account_id: string; sent_at: Date }[] = await this.dataSource.query(
-      `SELECT contact_id, account_id, sent_at FROM messages
-       WHERE kind = 'advertising' AND status = ANY($1::text[]) AND sent_at > $2
+    manager: EntityManager = this.dataSource.manager,
+  ): Promise<AdvertisingHistory> {
+    // What went out, and what may have: an attempt in flight now (another worker's send) and
+    // an attempt whose outcome is unknown count toward the caps, at the time they were made.
+    const rows: { contact_id: string; account_id: string; at: Date }[] = await manager.query(
+      `SELECT contact_id, account_id, COALESCE(sent_at, updated_at) AS at FROM messages
+       WHERE kind = 'advertising'
          AND (contact_id = ANY($3::uuid[]) OR account_id = ANY($4::uuid[]))
-       ORDER BY sent_at DESC`,
-      [SENT_STATUSES, since.toISOString(), [...new Set(contactIds)], [...new Set(accountIds)]],
+         AND ((status = ANY($1::text[]) AND sent_at > $2)
+              OR (status = 'unknown' AND sent_at IS NULL AND updated_at > $2)
+              OR (status = 'sending' AND status_reason = $5))
+       ORDER BY at DESC`,
+      [SENT_STATUSES, since.toISOString(), [...new Set(contactIds)], [...new Set(accountIds)], IN_FLIGHT_REASON],
     );
     const byContact = new Map<string, Date[]>();
     const byAccount = new Map<string, Date[]>();
@@ -479,11 +496,29 @@ export class SendRepository {
       else map.set(key, [at]);
     };
     for (const r of rows) {
-      const at = new Date(r.sent_at);
+      const at = new Date(r.at);
       push(byContact, r.contact_id, at);
       push(byAccount, r.account_id, at);
     }
     return { byContact, byAccount };
+  }
+
+  /**
+   * Runs `work` in a transaction holding the caps lock of each of these accounts (a
+   * transaction-scoped advisory lock, taken in a fixed order): every worker decides the
+   * frequency caps of an account and marks the attempts in flight under it, so two
+   * instances cannot both take the last slot. Every contact belongs to one account, so the
+   * account's lock covers its contacts' caps too.
+   */
+  withCapsLock<T>(accountIds: readonly string[], work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(async (manager) => {
+      await manager.query(
+        `SELECT pg_advisory_xact_lock(hashtextextended('tend.caps:' || a, 0))
+           FROM (SELECT DISTINCT a FROM unnest($1::text[]) AS u(a) ORDER BY a) s`,
+        [[...accountIds]],
+      );
+      return work(manager);
+    });
   }
 
   /**

@@ -54,6 +54,7 @@ interface Ready {
 interface Prepared {
   message: Claimed;
   release: () => void;
+  timeZone: string;
   tracking: { opens: boolean; clicks: boolean };
   locale: 'ja' | 'en';
   links: string[];
@@ -302,26 +303,7 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
       }
     }
     if (prepared.length === 0) return;
-    // Mark the attempts before handing them over: after this, a crash never leads to a blind resend.
-    const marked = await this.repository.markInFlightMany(
-      prepared.map((p) => ({
-        message: p.message,
-        subject: p.mail.subject,
-        locale: p.locale,
-        messageIdHeader: p.mail.messageIdHeader,
-        transport: this.transport.kind,
-        trackOpens: p.tracking.opens,
-        trackClicks: p.tracking.clicks,
-        links: p.links,
-      })),
-      now,
-    );
-    const toSend = prepared.filter((p, i) => {
-      if (marked[i]) return true;
-      p.release();
-      outcomes.set(p.message.id, this.lostLease(p.message));
-      return false;
-    });
+    const toSend = await this.markInFlight(prepared, now, outcomes);
     const results = await Promise.all(
       toSend.map(async (p) => {
         await this.bucket.take();
@@ -376,6 +358,77 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
     return ok ? 'retried' : this.lostLease(message);
   }
 
+  /**
+   * Marks the attempts in flight before they are handed over: after this, a crash never leads
+   * to a blind resend. Advertising mail is marked only after its caps are checked again under
+   * the caps lock of its accounts, against what every instance has sent, has in flight or
+   * holds as unknown: the check at the start of the batch saw only this worker's own
+   * decisions, so two instances could both take a contact's last slot. Returns the messages
+   * cleared to go; the others have their outcome.
+   */
+  private async markInFlight(prepared: Prepared[], now: Date, outcomes: Map<string, Outcome>): Promise<Prepared[]> {
+    const marks = (list: Prepared[]) =>
+      list.map((p) => ({
+        message: p.message,
+        subject: p.mail.subject,
+        locale: p.locale,
+        messageIdHeader: p.mail.messageIdHeader,
+        transport: this.transport.kind,
+        trackOpens: p.tracking.opens,
+        trackClicks: p.tracking.clicks,
+        links: p.links,
+      }));
+    const advertising = prepared.filter((p) => p.message.kind === 'advertising');
+    let cleared = prepared;
+    const capped: { p: Prepared; until: Date }[] = [];
+    let marked: boolean[];
+    if (advertising.length === 0) marked = await this.repository.markInFlightMany(marks(prepared), now);
+    else {
+      marked = await this.repository.withCapsLock(
+        advertising.map((p) => p.message.accountId),
+        async (manager) => {
+          const history = await this.repository.advertisingHistory(
+            advertising.map((p) => p.message.contactId),
+            advertising.map((p) => p.message.accountId),
+            new Date(now.getTime() - WEEK_MS),
+            manager,
+          );
+          cleared = prepared.filter((p) => {
+            if (p.message.kind !== 'advertising') return true;
+            const toContact = listIn(history.byContact, p.message.contactId);
+            const toAccount = listIn(history.byAccount, p.message.accountId);
+            const until = frequencyCapUntil(toContact, toAccount, now, p.timeZone, this.config.mail.caps);
+            if (until) {
+              capped.push({ p, until: nextAllowedSendTime(until, p.timeZone, this.sendWindow()) });
+              return false;
+            }
+            toContact.unshift(now);
+            toAccount.unshift(now);
+            return true;
+          });
+          return this.repository.markInFlightMany(marks(cleared), now, manager);
+        },
+      );
+    }
+    for (const { p, until } of capped) {
+      p.release();
+      outcomes.set(p.message.id, await this.defer(p.message, now, until, 'frequency_cap'));
+    }
+    return cleared.filter((p, i) => {
+      if (marked[i]) return true;
+      p.release();
+      outcomes.set(p.message.id, this.lostLease(p.message));
+      return false;
+    });
+  }
+
+  private sendWindow(): {
+    quietHours: AppConfig['mail']['quietHours'];
+    businessDays: AppConfig['mail']['businessDays'];
+  } {
+    return { quietHours: this.config.mail.quietHours, businessDays: this.config.mail.businessDays };
+  }
+
   /** Outcomes decided before the policy check: expired, interrupted attempt, contact gone. */
   private async settleEarly(message: Claimed, now: Date, facts: BatchFacts): Promise<Outcome | undefined> {
     if (message.expiresAt !== null && message.expiresAt.getTime() <= now.getTime()) {
@@ -411,7 +464,7 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
     facts: BatchFacts,
   ): { deferUntil: Date; reason: string } | { timeZone: string; release: () => void } {
     const timeZone = resolveTimeZone(context, this.config);
-    const window = { quietHours: this.config.mail.quietHours, businessDays: this.config.mail.businessDays };
+    const window = this.sendWindow();
     if (message.kind === 'advertising' || this.config.mail.quietHoursScope === 'all') {
       const allowedAt = nextAllowedSendTime(now, timeZone, window);
       if (allowedAt.getTime() > now.getTime()) return { deferUntil: allowedAt, reason: 'quiet_hours' };
@@ -450,6 +503,7 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
     return {
       message,
       release: r.release,
+      timeZone,
       tracking,
       locale: rendered.locale,
       links: rendered.links,
