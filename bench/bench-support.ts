@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { startTend, stopTend, type TendProcess, waitReady } from '../test/support/tend-process';
+import { TEST_SENDER } from '../test/support/test-database';
 
 export type Engine = 'postgres' | 'embedded';
 
@@ -68,6 +69,7 @@ export async function createTarget(engine: Engine, extraEnv: NodeJS.ProcessEnv =
       DATABASE_URL: url.toString(),
       PUBLIC_BASE_URL: 'http://127.0.0.1',
       MAIL_FROM: 'Bench <bench@example.com>',
+      ...TEST_SENDER,
       DATABASE_POOL_SIZE: '10',
     },
     sql: async <T>(text: string, params: unknown[] = []) => (await client.query(text, params)).rows as T[],

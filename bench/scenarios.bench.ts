@@ -23,6 +23,7 @@ import { ScenarioRuntimeModule } from '../src/scenarios/runtime/scenario-runtime
 import { audienceCondition, ScenarioTriggers } from '../src/scenarios/runtime/scenario-triggers.service';
 import { ScenarioWorker } from '../src/scenarios/runtime/scenario-worker.service';
 import { startTend, waitReady } from '../test/support/tend-process';
+import { TEST_SENDER } from '../test/support/test-database';
 import { api, BENCH_API_KEY, BENCH_TRACKING_SECRET, freePort, perSecond, stopTend } from './bench-support';
 
 /** Data set of issue 6, point 7. */
@@ -730,6 +731,7 @@ export async function benchScenarios(options: ScenarioBenchOptions): Promise<Sce
     TRACKING_SECRET: BENCH_TRACKING_SECRET,
     PUBLIC_BASE_URL: 'http://127.0.0.1',
     MAIL_FROM: 'Bench <bench@example.com>',
+    ...TEST_SENDER,
     LOG_LEVEL: 'warn',
   };
   const { config } = loadConfig(env);
@@ -1055,6 +1057,7 @@ async function benchEventTrigger(
       TRACKING_SECRET: BENCH_TRACKING_SECRET,
       PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
       MAIL_FROM: 'Bench <bench@example.com>',
+      ...TEST_SENDER,
       LOG_LEVEL: 'warn',
     },
     port,

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createTestDatabase, type TestDatabase, testEngine } from './support/test-database';
+import { createTestDatabase, TEST_SENDER, type TestDatabase, testEngine } from './support/test-database';
 import { findRoot, freePort, startTend, stopTend, waitReady } from './support/tend-process';
 
 // These tests start the built server as a real process, as `npm start` does (`npm test` builds first).
@@ -92,6 +92,7 @@ describe(`npm start as a real process (${testEngine()})`, () => {
         ADMIN_API_KEY: 'boot-test-admin-key-0123456789',
         PUBLIC_BASE_URL: 'https://tend.example.com',
         MAIL_FROM: 'Tend <cs@example.com>',
+        ...TEST_SENDER,
       };
       const api = startTend({ ...env, ROLE: 'api' }, freePort());
       const worker = startTend({ ...env, ROLE: 'worker' }, freePort());
@@ -111,7 +112,15 @@ describe(`npm start as a real process (${testEngine()})`, () => {
     it('refuses to boot in production without its secrets, listing each', async () => {
       const tend = startTend({ DATABASE_URL: db.url, DATA_DIR: join(dir, 'data') }, freePort());
       expect(await tend.exited).toBe(1);
-      for (const key of ['TRACKING_SECRET', 'ADMIN_API_KEY', 'PUBLIC_BASE_URL', 'MAIL_FROM']) {
+      for (const key of [
+        'TRACKING_SECRET',
+        'ADMIN_API_KEY',
+        'PUBLIC_BASE_URL',
+        'MAIL_FROM',
+        'SENDER_NAME',
+        'SENDER_POSTAL_ADDRESS',
+        'SENDER_CONTACT',
+      ]) {
         expect(tend.output()).toContain(key);
       }
     });

@@ -17,7 +17,7 @@ import {
   summarize,
 } from '../src/scenarios/simulator/scenario-simulator';
 import { createTestApp, type TestApp } from './support/test-app';
-import { testEngine } from './support/test-database';
+import { TEST_SENDER, testEngine } from './support/test-database';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -254,6 +254,7 @@ describe(`scenario simulator (${testEngine()})`, () => {
       DATABASE_URL: t.db.url!,
       PUBLIC_BASE_URL: 'https://tend.example.com',
       MAIL_FROM: 'Tend <tend@example.com>',
+      ...TEST_SENDER,
     };
     const args = [file, '--from', FROM.toISOString(), '--to', TO.toISOString()];
     const json = await run([...args, '--json', '--account', 'sim-1'], env);

@@ -280,9 +280,9 @@ export const envSchema = z
     DKIM_SELECTOR: optionalString,
     DKIM_PRIVATE_KEY_FILE: optionalString,
     UNSUBSCRIBE_MAILTO: optionalString.pipe(z.email().optional()),
-    SENDER_NAME: z.string().default('Tend'),
-    SENDER_POSTAL_ADDRESS: z.string().default('(set SENDER_POSTAL_ADDRESS)'),
-    SENDER_CONTACT: z.string().default('(set SENDER_CONTACT)'),
+    SENDER_NAME: optionalString,
+    SENDER_POSTAL_ADDRESS: optionalString,
+    SENDER_CONTACT: optionalString,
     CAP_ADVERTISING_PER_CONTACT_7D: z.coerce.number().int().min(0).max(1000).default(3),
     CAP_ADVERTISING_PER_ACCOUNT_DAY: z.coerce.number().int().min(0).max(10_000).default(10),
     QUIET_HOURS: z
@@ -352,6 +352,10 @@ export const envSchema = z
         need('ADMIN_API_KEY', 'when DATABASE_URL is set (production)');
         need('PUBLIC_BASE_URL', 'when DATABASE_URL is set (production)');
         need('MAIL_FROM', 'when DATABASE_URL is set (production)');
+        // 特定電子メール法: advertising mail names its sender, postal address and a contact point.
+        for (const key of ['SENDER_NAME', 'SENDER_POSTAL_ADDRESS', 'SENDER_CONTACT'] as const) {
+          need(key, 'when DATABASE_URL is set (production): the legal sender block of advertising mail');
+        }
       }
       if (env.MAIL_TRANSPORT === 'smtp') need('SMTP_URL', 'when MAIL_TRANSPORT=smtp');
       if (env.MAIL_TRANSPORT === 'sendgrid') need('SENDGRID_API_KEY', 'when MAIL_TRANSPORT=sendgrid');

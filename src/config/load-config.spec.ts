@@ -94,6 +94,24 @@ describe('loadConfig', () => {
     expect(existsSync(join(dir, 'secrets.json'))).toBe(false);
   });
 
+  it('requires the legal sender block of advertising mail in production, and fills placeholders in the trial', () => {
+    let error: unknown;
+    try {
+      loadConfig({ DATA_DIR: dir, NODE_ENV: 'production' });
+    } catch (e) {
+      error = e;
+    }
+    const problems = (error as ConfigError).problems.join('\n');
+    for (const key of ['SENDER_NAME', 'SENDER_POSTAL_ADDRESS', 'SENDER_CONTACT']) {
+      expect(problems).toContain(`${key}: is required when DATABASE_URL is set (production)`);
+    }
+    expect(loadConfig({ DATA_DIR: dir }).config.mail.sender).toEqual({
+      name: 'Tend',
+      postalAddress: '(set SENDER_POSTAL_ADDRESS)',
+      contact: '(set SENDER_CONTACT)',
+    });
+  });
+
   it('accepts a complete production configuration with hashed API keys', () => {
     const hash = hashApiKey('a-very-long-admin-key-for-tests');
     const { config } = loadConfig({
@@ -103,6 +121,9 @@ describe('loadConfig', () => {
       ADMIN_API_KEY: `sha256:${hash}`,
       PUBLIC_BASE_URL: 'https://tend.example.com/',
       MAIL_FROM: 'Acme <cs@acme.example>',
+      SENDER_NAME: 'Acme株式会社',
+      SENDER_POSTAL_ADDRESS: '〒100-0001 東京都千代田区千代田1-1',
+      SENDER_CONTACT: 'support@acme.example',
       ROLE: 'worker',
     });
     expect(config.database).toEqual({ kind: 'postgres', url: 'postgresql://tend@db:5432/tend', poolSize: 10 });
@@ -111,6 +132,7 @@ describe('loadConfig', () => {
     expect(config.tracking.keys.map((k) => k.kid)).toEqual(['k2', 'k1']);
     expect(config.tracking.keys[1]?.retiredAt?.toISOString()).toBe('2026-10-01T00:00:00.000Z');
     expect(config.role).toBe('worker');
+    expect(config.mail.sender.name).toBe('Acme株式会社');
   });
 });
 

@@ -198,7 +198,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
           ? { domain: raw.DKIM_DOMAIN, selector: raw.DKIM_SELECTOR, privateKeyFile: raw.DKIM_PRIVATE_KEY_FILE }
           : undefined,
       unsubscribeMailto: raw.UNSUBSCRIBE_MAILTO,
-      sender: { name: raw.SENDER_NAME, postalAddress: raw.SENDER_POSTAL_ADDRESS, contact: raw.SENDER_CONTACT },
+      // Production requires all three; the embedded trial shows what is still to be set.
+      sender: {
+        name: raw.SENDER_NAME ?? 'Tend',
+        postalAddress: raw.SENDER_POSTAL_ADDRESS ?? '(set SENDER_POSTAL_ADDRESS)',
+        contact: raw.SENDER_CONTACT ?? '(set SENDER_CONTACT)',
+      },
       caps: {
         advertisingPerContact7d: raw.CAP_ADVERTISING_PER_CONTACT_7D,
         advertisingPerAccountDay: raw.CAP_ADVERTISING_PER_ACCOUNT_DAY,

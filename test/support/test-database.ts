@@ -90,6 +90,13 @@ export async function closeServerSuite(group: ProcessGroup, tmp: string, db: Tes
   }
 }
 
+/** The legal sender block production requires (特定電子メール法). */
+export const TEST_SENDER = {
+  SENDER_NAME: 'Tend テスト株式会社',
+  SENDER_POSTAL_ADDRESS: '〒100-0001 東京都千代田区千代田1-1',
+  SENDER_CONTACT: 'support@example.com',
+} as const;
+
 /** The settings a production Tend process needs to run on `db` (DATABASE_URL set), data in `dataDir`. */
 export function serverTendEnv(db: { url: string }, dataDir: string): NodeJS.ProcessEnv {
   return {
@@ -100,6 +107,7 @@ export function serverTendEnv(db: { url: string }, dataDir: string): NodeJS.Proc
     ADMIN_API_KEY: 'server-test-admin-key-0123456789',
     PUBLIC_BASE_URL: 'https://tend.example.com',
     MAIL_FROM: 'Tend <cs@example.com>',
+    ...TEST_SENDER,
     LOG_LEVEL: 'info',
   };
 }
