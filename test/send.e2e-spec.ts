@@ -22,7 +22,7 @@ import { OutboxTransport } from '../src/messaging/send/transports/outbox.transpo
 import { SendGridTransport } from '../src/messaging/send/transports/sendgrid.transport';
 import { SmtpTransport } from '../src/messaging/send/transports/smtp.transport';
 import type { OutgoingMail } from '../src/messaging/send/outgoing-mail';
-import { FakePolicy, FakeRenderer } from './support/fake-messaging';
+import { FAKE_TEMPLATES, FakePolicy, FakeRenderer } from './support/fake-messaging';
 import { startSendGridStandIn, type SendGridStandIn } from './support/sendgrid-standin';
 import { seedContact } from './support/seed';
 import { startSmtpServer, type TestSmtpServer } from './support/smtp-server';
@@ -768,6 +768,33 @@ describe('send pipeline', () => {
       expect([a.sent + b.sent, a.deferred + b.deferred]).toEqual([1, 1]);
       const statuses = (await Promise.all(ids.map(row))).map((r) => r.status).sort();
       expect(statuses).toEqual(['queued', 'sent']);
+    });
+
+    it('treats a message as its template is now: a notice that became advertising is capped and checked as such', async () => {
+      const c = await contactWithOneSlotLeft();
+      const earlier = await enqueue(c.contactId);
+      expect(await worker(outbox()).runOnce(clock.now())).toMatchObject({ sent: 1 });
+      expect((await row(earlier.id)).status).toBe('sent');
+      // Queued as an operational notice; by the time it is due, the template is advertising.
+      const message = await enqueue(c.contactId, 'account/notice');
+      const before = { ...FAKE_TEMPLATES['account/notice']! };
+      FAKE_TEMPLATES['account/notice'] = { kind: 'advertising', topic: 'product_tips' };
+      try {
+        expect(await worker(outbox()).runOnce(clock.now())).toMatchObject({ deferred: 1, sent: 0 });
+      } finally {
+        FAKE_TEMPLATES['account/notice'] = before;
+      }
+      expect(await row(message.id)).toMatchObject({ status: 'queued', status_reason: 'frequency_cap' });
+      expect(policy.asked.filter((q) => q.contactId === c.contactId).at(-1)).toEqual({
+        contactId: c.contactId,
+        kind: 'advertising',
+        topic: 'product_tips',
+      });
+      const [stored] = await db.dataSource.query<{ kind: string; topic: string }[]>(
+        `SELECT kind, topic FROM messages WHERE id = $1`,
+        [message.id],
+      );
+      expect(stored).toEqual({ kind: 'advertising', topic: 'product_tips' });
     });
 
     it('counts an attempt whose outcome is unknown toward the caps', async () => {

@@ -49,10 +49,17 @@ export class FakeRenderer extends MessageRenderer {
   }
 }
 
-/** Recipient policy stand-in: denies contacts marked unsubscribed in `denied`. */
+/** Recipient policy stand-in: denies contacts marked unsubscribed in `denied`; records what it was asked. */
 export class FakePolicy extends RecipientPolicy {
   readonly denied = new Set<string>();
-  override check(_manager: EntityManager, contactId: string): Promise<PolicyVerdict> {
+  readonly asked: { contactId: string; kind: MessageKind; topic: string | null }[] = [];
+  override check(
+    _manager: EntityManager,
+    contactId: string,
+    kind: MessageKind,
+    topic: string | null,
+  ): Promise<PolicyVerdict> {
+    this.asked.push({ contactId, kind, topic });
     return Promise.resolve(this.denied.has(contactId) ? { allowed: false, reason: 'unsubscribed' } : { allowed: true });
   }
 }

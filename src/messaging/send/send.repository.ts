@@ -291,6 +291,18 @@ export class SendRepository {
     return new Set(rows.map((r) => r.id));
   }
 
+  /** Sets kind and topic of messages still held by these lease tokens (their template changed). */
+  async updateTraits(
+    items: readonly { id: string; leaseToken: string; kind: MessageKind; topic: string | null }[],
+  ): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE messages m SET kind = t.kind, topic = t.topic
+         FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[]) AS t(id, lease_token, kind, topic)
+        WHERE m.id = t.id AND m.lease_token = t.lease_token AND m.status = 'sending'`,
+      [items.map((i) => i.id), items.map((i) => i.leaseToken), items.map((i) => i.kind), items.map((i) => i.topic)],
+    );
+  }
+
   /**
    * Returns messages whose lease expired to the queue. The `in_flight` marker (an attempt was
    * handed to the transport and never recorded) is kept, so the next worker checks before sending.

@@ -161,7 +161,9 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
       return summary;
     }
     if (now.getTime() < this.pausedUntil) return summary;
-    const claimed = (await this.repository.claimDue(now, this.options.batchSize, this.options.leaseMs)) as Claimed[];
+    const claimed = await this.withCurrentTraits(
+      (await this.repository.claimDue(now, this.options.batchSize, this.options.leaseMs)) as Claimed[],
+    );
     summary.claimed = claimed.length;
     if (claimed.length === 0) return summary;
     // Leases are extended while the batch is worked on; a message is sent only while its lease holds.
@@ -205,6 +207,31 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.options.concurrency, chunks.length) }, lane));
+  }
+
+  /**
+   * A template's kind and topic decide how its mail is treated: consent, caps, quiet hours,
+   * the preference topic. They were read when the message was queued, which may be days
+   * before it is sent; a template changed since (an operational notice that became
+   * advertising) is treated as what it is now, and the message row is updated to match.
+   */
+  private async withCurrentTraits(claimed: Claimed[]): Promise<Claimed[]> {
+    const changed: Claimed[] = [];
+    const current = claimed.map((m) => {
+      const traits = this.renderer!.describe(m.template, m.locale);
+      if (!traits || (traits.kind === m.kind && traits.topic === m.topic)) return m;
+      const updated = { ...m, kind: traits.kind, topic: traits.topic };
+      changed.push(updated);
+      return updated;
+    });
+    if (changed.length > 0) {
+      logger.info(
+        { messages: changed.map((m) => m.id).slice(0, 20), count: changed.length },
+        'template kind or topic changed since these messages were queued; the current ones apply',
+      );
+      await this.repository.updateTraits(changed);
+    }
+    return current;
   }
 
   private async batchFacts(claimed: readonly Claimed[], now: Date): Promise<BatchFacts> {
