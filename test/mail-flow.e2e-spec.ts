@@ -179,6 +179,30 @@ describe('mail flow: API -> queue -> worker -> templates -> SMTP, end to end', (
     expect(smtp.received.filter((m) => m.to.includes(c.email))).toHaveLength(2);
   });
 
+  it('an unsubscribe suppresses the address the mail went to, also after the contact moved to another', async () => {
+    const c = await contact();
+    await send(c.externalId);
+    const [mail] = await received(c.email);
+    const unsubscribe = (mail!.headers.get('list') as Record<string, { url: string }>).unsubscribe!.url;
+    // The contact's address changes after the mail went out; the old mailbox asks to unsubscribe.
+    const moved = `moved-${c.email}`;
+    expect((await t.api('PATCH', `/api/contacts/${c.externalId}`, { email: moved })).status).toBe(200);
+    const page = await t.app.inject({ method: 'GET', url: new URL(unsubscribe).pathname });
+    expect(page.body).toContain(`f***@customer.example`);
+    const post = await t.app.inject({
+      method: 'POST',
+      url: new URL(unsubscribe).pathname,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: 'List-Unsubscribe=One-Click',
+    });
+    expect(post.statusCode).toBe(200);
+    const suppressed = await t.db.dataSource.query<{ email: string }[]>(
+      'SELECT email FROM suppressions WHERE email = ANY($1::text[])',
+      [[c.email, moved]],
+    );
+    expect(suppressed.map((r) => r.email)).toEqual([c.email]);
+  });
+
   it('at 23:00 Friday in Tokyo holds advertising mail until 09:00 Monday and sends operational mail at once', async () => {
     t.clock.set(FRIDAY_23_JST);
     try {

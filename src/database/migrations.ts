@@ -8,6 +8,7 @@ import { ScenarioBenchIndexes1764600000000 } from '../../migrations/176460000000
 import { Handoffs1764700000000 } from '../../migrations/1764700000000-handoffs';
 import { DeferredUsageRollups1764800000000 } from '../../migrations/1764800000000-deferred-usage-rollups';
 import { CheaperEventWrites1764900000000 } from '../../migrations/1764900000000-cheaper-event-writes';
+import { MessageRecipient1765000000000 } from '../../migrations/1765000000000-message-recipient';
 
 /** Every migration, in order. `npm run migrate` and boot run the pending ones. */
 export const migrations = [
@@ -21,4 +22,5 @@ export const migrations = [
   Handoffs1764700000000,
   DeferredUsageRollups1764800000000,
   CheaperEventWrites1764900000000,
+  MessageRecipient1765000000000,
 ];

@@ -144,6 +144,10 @@ export class MessageEntity {
   @Column('text', { nullable: true })
   subject!: string | null;
 
+  /** The address the last attempt went to (set with the in-flight mark); unsubscribe suppresses it. */
+  @Column('text', { nullable: true })
+  recipient!: string | null;
+
   /** Deterministic RFC 5322 Message-ID, `<message id@sending domain>`: finds a message the provider accepted before a crash. */
   @Column('text', { nullable: true })
   messageIdHeader!: string | null;

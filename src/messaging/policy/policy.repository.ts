@@ -101,7 +101,8 @@ export class PolicyRepository {
       contact_locale: Locale | null;
       account_locale: Locale | null;
     }[] = await this.dataSource.query(
-      `SELECT m.contact_id, m.account_id, c.email, c.locale AS contact_locale, a.locale AS account_locale
+      // The mailbox the mail went to; the contact's address for mail sent before it was recorded.
+      `SELECT m.contact_id, m.account_id, COALESCE(m.recipient, c.email) AS email, c.locale AS contact_locale, a.locale AS account_locale
        FROM messages m JOIN contacts c ON c.id = m.contact_id JOIN accounts a ON a.id = c.account_id
        WHERE m.id = $1`,
       [messageId],

@@ -119,6 +119,8 @@ export const IN_FLIGHT_REASON = 'in_flight';
 
 export interface InFlightMark {
   message: { id: string; leaseToken: string };
+  /** The address the attempt goes to. */
+  recipient: string;
   subject: string;
   locale: 'ja' | 'en';
   messageIdHeader: string;
@@ -390,11 +392,11 @@ export class SendRepository {
     const links = items.flatMap((item) => item.links.map((url, index) => ({ id: item.message.id, index, url })));
     const rows: { id: string }[] = await manager.query(
       `WITH input AS (
-         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[], $8::boolean[], $9::int[])
-           AS i(id, lease_token, subject, locale, message_id_header, transport, track_opens, track_clicks, link_count)
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[], $8::boolean[], $9::int[], $15::text[])
+           AS i(id, lease_token, subject, locale, message_id_header, transport, track_opens, track_clicks, link_count, recipient)
        ),
        m AS (
-         UPDATE messages SET attempts = messages.attempts + 1, status_reason = $14, subject = i.subject,
+         UPDATE messages SET attempts = messages.attempts + 1, status_reason = $14, subject = i.subject, recipient = i.recipient,
            locale = i.locale, message_id_header = i.message_id_header, transport = i.transport,
            track_opens = i.track_opens, track_clicks = i.track_clicks, updated_at = $13
          FROM input i
@@ -427,6 +429,7 @@ export class SendRepository {
         links.map((l) => l.url),
         now.toISOString(),
         IN_FLIGHT_REASON,
+        items.map((i) => i.recipient),
       ],
     );
     const matched = new Set(rows.map((r) => r.id));

@@ -397,6 +397,7 @@ export class SendWorker implements BeforeApplicationShutdown, OnApplicationShutd
     const marks = (list: Prepared[]) =>
       list.map((p) => ({
         message: p.message,
+        recipient: p.mail.to,
         subject: p.mail.subject,
         locale: p.locale,
         messageIdHeader: p.mail.messageIdHeader,
