@@ -64,6 +64,14 @@ describe('mail flow: API -> queue -> worker -> templates -> SMTP, end to end', (
       const mine = smtp.received.filter((m) => m.to.includes(to));
       return mine.length >= count ? Promise.all(mine.map((m) => simpleParser(m.raw))) : undefined;
     });
+  /** What a mail client sends for a one-click unsubscribe (RFC 8058). */
+  const oneClick = (unsubscribeUrl: string) =>
+    t.app.inject({
+      method: 'POST',
+      url: new URL(unsubscribeUrl).pathname,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: 'List-Unsubscribe=One-Click',
+    });
   const anchors = (html: string) => [...html.matchAll(/<a\b[^>]*\shref="([^"]*)"/g)].map((m) => m[1]!);
 
   beforeAll(async () => {
@@ -157,13 +165,7 @@ describe('mail flow: API -> queue -> worker -> templates -> SMTP, end to end', (
     await send(c.externalId);
     const [first] = await received(c.email);
     const unsubscribe = (first!.headers.get('list') as Record<string, { url: string }>).unsubscribe!.url;
-    const post = await t.app.inject({
-      method: 'POST',
-      url: new URL(unsubscribe).pathname,
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      payload: 'List-Unsubscribe=One-Click',
-    });
-    expect(post.statusCode).toBe(200);
+    expect((await oneClick(unsubscribe)).statusCode).toBe(200);
 
     const advertising = await send(c.externalId);
     const operational = await send(c.externalId, 'system/test-message');
@@ -189,13 +191,7 @@ describe('mail flow: API -> queue -> worker -> templates -> SMTP, end to end', (
     expect((await t.api('PATCH', `/api/contacts/${c.externalId}`, { email: moved })).status).toBe(200);
     const page = await t.app.inject({ method: 'GET', url: new URL(unsubscribe).pathname });
     expect(page.body).toContain(`f***@customer.example`);
-    const post = await t.app.inject({
-      method: 'POST',
-      url: new URL(unsubscribe).pathname,
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      payload: 'List-Unsubscribe=One-Click',
-    });
-    expect(post.statusCode).toBe(200);
+    expect((await oneClick(unsubscribe)).statusCode).toBe(200);
     const suppressed = await t.db.dataSource.query<{ email: string }[]>(
       'SELECT email FROM suppressions WHERE email = ANY($1::text[])',
       [[c.email, moved]],
